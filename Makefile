@@ -1,0 +1,53 @@
+# lamina: two commands matter — `make demo` and `make test` (see README.md).
+# Both install what they need: Debian packages, then a virtualenv made from Debian's python3
+# with --system-site-packages (so libseccomp's and libselinux's own bindings are visible),
+# outside /tmp, byte-compiled.
+
+VENV    ?= /opt/lamina/venv
+PY      := $(VENV)/bin/python
+LAMINA  := $(VENV)/bin/lamina
+BUNDLES ?= /var/tmp/lamina-bundles
+APT_PKGS := busybox-static runc crun python3-seccomp python3-selinux python3-venv hyperfine \
+            iproute2 libcap2-bin
+
+.PHONY: install apt venv demo test unit integration lint bench clean
+
+install: apt venv
+
+apt:
+	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	   | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+venv: apt
+	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check "click>=8.1" "pluggy>=1.3" "stevedore>=5.0" \
+	   "pytest>=7.4" ruff
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+	@rm -rf build *.egg-info
+	@$(PY) -m compileall -q $(VENV)/lib >/dev/null
+	@$(LAMINA) --version
+
+demo: install
+	@$(PY) -m lamina.demo --lamina $(LAMINA) --bundles $(BUNDLES)
+
+test: install lint
+	$(PY) -m pytest -p no:cacheprovider -q tests
+
+unit: install
+	$(PY) -m pytest -p no:cacheprovider -q tests/unit
+
+integration: install
+	$(PY) -m pytest -p no:cacheprovider -q tests/integration
+
+lint: venv
+	$(VENV)/bin/ruff check core plugins tests bench
+
+bench: install
+	$(PY) bench/bench.py --lamina $(LAMINA)
+
+clean:
+	rm -rf build *.egg-info

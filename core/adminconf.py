@@ -1,0 +1,77 @@
+"""The host administrator's file, `/etc/lamina/lamina.toml`: which plugins run, and their settings.
+
+Only root may decide this: the file must be owned by root and not writable by group or others,
+or lamina refuses to run. config.json can never disable or replace a plugin. `LAMINA_CONFIG`
+names another file (tests use it); the same ownership rules apply to it.
+
+    [plugins]
+    disable = ["ocihooks"]          # entry-point names that must not load
+    require = ["landlock"]          # names that must be present, or nothing runs
+    [plugins.replace]
+    cgroups = "acme-cgroups"        # run acme-cgroups instead of the built-in cgroups
+    [plugin.cgroups]                # a plugin's own settings (see lamina_configure)
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Any
+
+from lamina.errors import LaminaError
+
+DEFAULT_PATH = "/etc/lamina/lamina.toml"
+
+
+@dataclass
+class AdminConfig:
+    path: str | None
+    settings: dict[str, Any] = field(default_factory=dict)
+    disabled: set[str] = field(default_factory=set)
+    required: set[str] = field(default_factory=set)
+    mtime: float = 0.0
+
+
+def path() -> str:
+    return os.environ.get("LAMINA_CONFIG") or DEFAULT_PATH
+
+
+def load() -> AdminConfig:
+    p = path()
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if p != DEFAULT_PATH:
+            raise LaminaError(f"admin file {p} (LAMINA_CONFIG): no such file or directory") from None
+        return AdminConfig(None)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise LaminaError(f"admin file {p} must be owned by root and writable only by root")
+        import tomllib
+
+        try:
+            data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise LaminaError(f"admin file {p}: invalid TOML: {e}") from None
+    cfg = AdminConfig(p, data, mtime=st.st_mtime)
+    plugins = data.get("plugins", {})
+    if not isinstance(plugins, dict):
+        raise LaminaError(f"admin file {p}: [plugins] must be a table")
+    for key in ("disable", "require"):
+        v = plugins.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise LaminaError(f"admin file {p}: plugins.{key} must be a list of plugin names")
+    cfg.disabled = set(plugins.get("disable", []))
+    cfg.required = set(plugins.get("require", []))
+    replace = plugins.get("replace", {})
+    if not isinstance(replace, dict) or not all(isinstance(v, str) for v in replace.values()):
+        raise LaminaError(f"admin file {p}: plugins.replace must map a plugin name to its replacement")
+    for old, new in replace.items():
+        cfg.disabled.add(old)
+        cfg.required.add(new)
+    both = cfg.disabled & cfg.required
+    if both:
+        raise LaminaError(f"admin file {p}: {', '.join(sorted(both))} both disabled and required")
+    return cfg

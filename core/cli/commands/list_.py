@@ -1,0 +1,28 @@
+import click
+
+
+@click.command(help="List containers.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--quiet", "-q", is_flag=True, help="Only the ids.")
+@click.pass_obj
+def command(g, fmt, quiet):
+    from lamina import log
+    from lamina.lifecycle import list_all
+
+    states, problems = list_all(g.root)
+    for p in problems:
+        log.error(p)
+    if quiet:
+        for s in states:
+            click.echo(s["id"])
+    elif fmt == "json":
+        import json
+
+        click.echo(json.dumps(states))
+    else:
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]) for s in states]
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        for r in rows:
+            click.echo("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 1 if problems else 0

@@ -1,0 +1,21 @@
+"""Container id validation: ids become directory names under the state root."""
+
+from __future__ import annotations
+
+import re
+
+from lamina.errors import LaminaError
+
+MAX_ID_LEN = 1024
+_VALID = re.compile(r"[A-Za-z0-9_+.-]+")
+
+
+def check_id(cid: str) -> str:
+    """Refuse ids that could name a path outside the state root, before any file is touched."""
+    if not cid:
+        raise LaminaError("invalid container id: must not be empty")
+    if len(cid) > MAX_ID_LEN:
+        raise LaminaError(f"invalid container id: {len(cid)} characters is longer than {MAX_ID_LEN}")
+    if cid in (".", "..") or not _VALID.fullmatch(cid):
+        raise LaminaError(f"invalid container id {cid!r}: use only letters, digits and _ + . -")
+    return cid

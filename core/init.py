@@ -1,0 +1,137 @@
+"""The container side of `create`: the init's first process, then PID 1 of the container.
+
+Runs in forked children of the lamina process, in the order of DESIGN §3 (see also the handshake
+in lamina.channel). Anything that goes wrong is sent to the lamina process as one ERROR message
+while it still listens, and printed as one line on the init's stderr after that.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+
+from lamina import channel
+from lamina.errors import LaminaError
+
+# exit codes of an init whose exec failed after `start` (as shells use them)
+EXIT_NOT_FOUND = 127
+EXIT_CANNOT_EXEC = 126
+EXIT_INIT_FAILED = 255
+
+
+def import_everything(ctx, plugins) -> None:
+    """Import what the init needs after pivot_root, while the host's Python files are visible."""
+    import fcntl  # noqa: F401
+    import json  # noqa: F401
+    import struct  # noqa: F401
+
+    from lamina import console, paths, syscalls  # noqa: F401
+
+    plugins.prepare  # noqa: B018  (the plugins imported theirs in lamina_prepare)
+
+
+def describe(e: BaseException) -> str:
+    """One line for any failure, in the wording clients match (`no such file or directory`)."""
+    if isinstance(e, LaminaError):
+        return str(e)
+    if isinstance(e, OSError):
+        what = e.filename if e.filename is not None else ""
+        return f"{what}: {e.strerror.lower() if e.strerror else e}" if what else str(e)
+    return f"{type(e).__name__}: {e}"
+
+
+def _fail(ctx, e: BaseException) -> None:
+    if isinstance(e, channel.ChannelClosed) and ctx.channel is not None:
+        os._exit(EXIT_INIT_FAILED)  # the lamina process gave up on us and reports why itself
+    msg = describe(e)
+    ch = ctx.channel
+    if ch is not None:
+        try:
+            ch.send(channel.ERROR, msg=msg)
+            os._exit(EXIT_INIT_FAILED)
+        except Exception:
+            pass
+    try:
+        os.write(2, f"lamina: {msg}\n".encode())
+    except OSError:
+        pass
+    code = EXIT_INIT_FAILED
+    if isinstance(e, OSError):
+        code = EXIT_NOT_FOUND if e.errno == errno.ENOENT else EXIT_CANNOT_EXEC
+    os._exit(code)
+
+
+def _reset_signals() -> None:
+    """The user process must not inherit the runtime's signal handling: Python ignores SIGPIPE,
+    and a foreground `run` installs forwarding handlers and may block signals."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError, RuntimeError):
+            pass
+
+
+def first_process(ctx, plugins, ch: channel.Channel) -> None:
+    """The init's first process: namespaces, then fork PID 1. Never returns."""
+    ctx.channel = ch
+    ctx.stage = "init"
+    try:
+        _reset_signals()
+        ch.expect(channel.GO)  # the lamina process has put us in our cgroup
+        if plugins.init_user_namespace(ctx):
+            ch.send(channel.USERNS)
+            ch.expect(channel.MAPS_WRITTEN)
+        plugins.init_namespaces(ctx)
+        # fork: the child is PID 1 of a new PID namespace and lives in a new time namespace
+        pid = os.fork()
+        if pid:
+            ch.send(channel.INIT_PID, pid=pid)
+            os._exit(0)
+        container_init(ctx, plugins, ch)
+    except BaseException as e:  # noqa: BLE001 - every failure is reported, never a traceback
+        _fail(ctx, e)
+    os._exit(EXIT_INIT_FAILED)
+
+
+def container_init(ctx, plugins, ch: channel.Channel) -> None:
+    from lamina import console
+
+    process = ctx.config["process"]
+    plugins.init_rootfs(ctx)
+    slave = None
+    if process.get("terminal"):
+        master, slave = console.open_pty(ctx.rootfs, process.get("consoleSize"))
+        console.bind_console(ctx.rootfs, slave)
+        ch.send(channel.CONSOLE, fds=[master])
+        os.close(master)
+    ch.send(channel.CREATE_RUNTIME)
+    ch.expect(channel.OK)
+    plugins.init_create_container(ctx)
+    plugins.init_finalize(ctx)
+    plugins.init_pivot(ctx)
+    if slave is not None:
+        console.make_controlling(slave)
+    else:
+        os.setsid()  # signals reach the container only as the runtime forwards them
+    plugins.init_lsm(ctx)
+    plugins.init_privileges(ctx)
+    plugins.init_ready(ctx)
+    ch.send(channel.READY)
+    ch.close()
+    ctx.channel = None
+    wait_for_start(ctx)
+    plugins.init_start_container(ctx)
+    plugins.init_exec(ctx)
+
+
+def wait_for_start(ctx) -> None:
+    """Block until `start` opens the exec FIFO for reading, then tell it we go on."""
+    dirfd = ctx.scratch.pop("state_dir_fd")
+    fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=dirfd)
+    os.close(dirfd)
+    os.write(fd, b"0")
+    os.close(fd)

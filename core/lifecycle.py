@@ -1,0 +1,212 @@
+"""The verbs that act on an existing container: start, kill, delete, pause/resume, state, list."""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import signal as signals
+import time
+
+from lamina import state
+from lamina.container import Container
+from lamina.errors import ContainerNotFound, ContainerNotRunning, LaminaError
+
+
+def start(root: str, cid: str) -> None:
+    c = Container.load(root, cid, lock=True)
+    try:
+        start_locked(c)
+    finally:
+        c.close()
+
+
+def start_locked(c: Container, plugins=None) -> None:
+    status = c.status()
+    if status == "stopped":
+        raise LaminaError(f"cannot start a container that has stopped: {c.id}")
+    if status != "created":
+        raise LaminaError(f"cannot start an already {status} container: {c.id}")
+    release(c)
+    if c.st.get("wants_started"):
+        from lamina.pluginmanager import Plugins
+
+        plugins = plugins or Plugins()
+        ctx = c.context()
+        try:
+            plugins.started(ctx)
+        except LaminaError as e:
+            # a failed poststart hook stops the container (as runc does); delete tears it down
+            plugins.kill_all(ctx, signals.SIGKILL)
+            _kill_init(c)
+            raise LaminaError(f"{e}; the container was stopped") from None
+
+
+def release(c: Container) -> None:
+    """Open the exec FIFO for reading: the waiting init writes one byte and goes on to exec."""
+    fifo = os.path.join(c.dir, state.FIFO)
+    try:
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise LaminaError(f"cannot start container {c.id}: it has been started already") from None
+    try:
+        while True:
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                data = os.read(fd, 1)
+                if data:
+                    break
+            if c.status() == "stopped":
+                raise LaminaError(f"cannot start container {c.id}: its init exited before the start")
+    finally:
+        os.close(fd)
+    os.unlink(fifo)
+
+
+def _kill_init(c: Container) -> None:
+    from lamina.create import kill_init
+
+    if c.pid:
+        kill_init(c.pid, c.st.get("init_start"))
+
+
+def parse_signal(value: str) -> int:
+    v = value.strip().upper()
+    if v.isdigit():
+        n = int(v)
+        if 0 < n < signals.NSIG:
+            return n
+    else:
+        name = v if v.startswith("SIG") else "SIG" + v
+        sig = getattr(signals.Signals, name, None) if hasattr(signals.Signals, name) else None
+        if sig is not None:
+            return int(sig)
+    raise LaminaError(f"invalid signal {value!r}")
+
+
+def kill(root: str, cid: str, sig: int, all_: bool) -> None:
+    c = Container.load(root, cid)
+    status = c.status()
+    if all_:
+        if status == "stopped" and not c.st.get("plugins"):
+            return
+        from lamina.pluginmanager import Plugins
+
+        if not Plugins().kill_all(c.context(), sig):
+            raise LaminaError("kill --all: no enabled plugin can signal every process of the container")
+        return
+    if status in ("stopped", "creating"):
+        raise ContainerNotRunning(cid)
+    from lamina import syscalls
+
+    try:
+        fd = syscalls.pidfd_open(c.pid)
+    except ProcessLookupError:
+        raise ContainerNotRunning(cid) from None
+    try:
+        # the pidfd pins the process: re-check its identity, then signal without a reuse race
+        if state.status(c.dir, c.st) == "stopped":
+            raise ContainerNotRunning(cid)
+        syscalls.pidfd_send_signal(fd, sig)
+    except ProcessLookupError:
+        raise ContainerNotRunning(cid) from None
+    finally:
+        os.close(fd)
+
+
+def delete(root: str, cid: str, force: bool) -> None:
+    try:
+        c = Container.load(root, cid, lock=True)
+    except ContainerNotFound:
+        if force:
+            return
+        raise
+    except LaminaError:
+        if not force:
+            raise
+        _force_remove_unreadable(root, cid)
+        return
+    try:
+        delete_locked(c, force)
+    finally:
+        c.close()
+
+
+def delete_locked(c: Container, force: bool, plugins=None) -> list[str]:
+    status = c.status()
+    if status in ("running", "paused") and not force:
+        raise LaminaError(f"cannot delete container {c.id} that is not stopped: {status}")
+    from lamina.pluginmanager import Plugins
+
+    plugins = plugins or Plugins()
+    ctx = c.context()
+    if status == "paused":
+        try:
+            plugins.freeze(ctx, False)
+        except (LaminaError, OSError):
+            pass
+    _kill_init(c)
+    errors = plugins.teardown(ctx)
+    state.remove_dir(c.dir)
+    if errors:
+        raise LaminaError(f"container {c.id} deleted, but: {'; '.join(errors)}")
+    return errors
+
+
+def _force_remove_unreadable(root: str, cid: str) -> None:
+    """delete --force of a container whose state.json is corrupt: remove what can be known."""
+    from lamina.ids import check_id
+
+    check_id(cid)
+    state.remove_dir(state.container_dir(root, cid))
+
+
+def pause(root: str, cid: str, frozen: bool) -> None:
+    c = Container.load(root, cid, lock=True)
+    try:
+        status = c.status()
+        if frozen and status != "running":
+            raise ContainerNotRunning(cid, status)
+        if not frozen and status != "paused":
+            raise LaminaError(f"container {cid} is not paused: {status}")
+        from lamina.pluginmanager import Plugins
+
+        if not Plugins().freeze(c.context(), frozen):
+            raise LaminaError("no enabled plugin can freeze the container")
+    finally:
+        c.close()
+
+
+def query(root: str, cid: str) -> dict:
+    c = Container.load(root, cid)
+    return state.oci_state(c.st, c.status())
+
+
+def list_all(root: str) -> tuple[list[dict], list[str]]:
+    out, problems = [], []
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return [], []
+    for name in names:
+        if name.startswith("."):
+            continue
+        try:
+            out.append(query(root, name))
+        except ContainerNotFound:
+            continue
+        except LaminaError as e:
+            problems.append(str(e))
+    return out, problems
+
+
+def wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError as e:
+            if e.errno == errno.ESRCH:
+                return True
+        time.sleep(0.01)
+    return False

@@ -1,0 +1,252 @@
+"""Finding, loading and calling plugins: the one typed facade the core calls hooks through.
+
+Discovery is stevedore's, over entry points in group ``lamina.plugins``; built-in plugins are
+found exactly like a third party's. Because enumerating entry points costs tens of
+milliseconds (importlib.metadata) on every container operation, the list stevedore returned is
+memoised in an index file keyed by sys.path and the modification times of its directories, so a
+newly installed or removed distribution invalidates it, and by the admin file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from lamina import adminconf
+from lamina.config import claims as claims_mod
+from lamina.errors import LaminaError
+
+GROUP = "lamina.plugins"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    target: str  # "module" or "module:attr"
+    dist: str
+    version: str
+
+
+def _index_path() -> str:
+    return os.path.join(os.environ.get("LAMINA_CACHE_DIR", "/var/cache/lamina"), "plugin-index.json")
+
+
+def _path_key() -> list:
+    key = []
+    for p in sys.path:
+        try:
+            key.append([p, os.stat(p or ".").st_mtime_ns])
+        except OSError:
+            key.append([p, 0])
+    return key
+
+
+def _discover() -> list[PluginInfo]:
+    """Ask stevedore for every entry point in the group (without importing any plugin)."""
+    from stevedore import NamedExtensionManager
+
+    mgr = NamedExtensionManager(GROUP, names=[], invoke_on_load=False)
+    out = []
+    for ep in mgr.list_entry_points():
+        dist = getattr(ep, "dist", None)
+        out.append(PluginInfo(ep.name, ep.value, getattr(dist, "name", "") or "",
+                              getattr(dist, "version", "") or ""))
+    return out
+
+
+def discover() -> list[PluginInfo]:
+    """The installed plugins, from the memo when it is current, otherwise from stevedore."""
+    key = _path_key()
+    idx = _index_path()
+    try:
+        with open(idx) as f:
+            data = json.load(f)
+        if data.get("key") == key:
+            return [PluginInfo(**p) for p in data["plugins"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    found = _discover()
+    try:
+        os.makedirs(os.path.dirname(idx), exist_ok=True)
+        tmp = f"{idx}.{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump({"key": key, "plugins": [p.__dict__ for p in found]}, f)
+        os.rename(tmp, idx)
+    except OSError:
+        pass
+    return found
+
+
+def _load_target(info: PluginInfo) -> Any:
+    mod_name, _, attr = info.target.partition(":")
+    try:
+        obj = importlib.import_module(mod_name.strip())
+        for part in filter(None, attr.strip().split(".")):
+            obj = getattr(obj, part)
+    except Exception as e:  # any import failure of a plugin is fatal, with its cause
+        raise LaminaError(f"plugin {info.name} ({info.target}) failed to load: "
+                          f"{type(e).__name__}: {e}") from None
+    return obj
+
+
+class Plugins:
+    """The loaded, enabled plugins and one method per hook."""
+
+    def __init__(self, admin: adminconf.AdminConfig | None = None) -> None:
+        import pluggy
+
+        from lamina import hookspecs
+
+        self.admin = admin if admin is not None else adminconf.load()
+        self.pm = pluggy.PluginManager("lamina")
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.disabled: list[PluginInfo] = []
+        found = discover()
+        names = {p.name for p in found}
+        missing = sorted(self.admin.required - names)
+        if missing:
+            raise LaminaError(f"plugin {', '.join(missing)} is required by {self.admin.path} "
+                              f"but not installed (no entry point in group {GROUP})")
+        for info in found:
+            if info.name in self.admin.disabled:
+                self.disabled.append(info)
+                continue
+            if info.name in self.infos:
+                raise LaminaError(f"two plugins are named {info.name}: {self.infos[info.name].target} "
+                                  f"and {info.target}")
+            obj = _load_target(info)
+            try:
+                self.pm.register(obj, name=info.name)
+            except Exception as e:
+                raise LaminaError(f"plugin {info.name} cannot be registered: {e}") from None
+            self.infos[info.name] = info
+        try:
+            self.pm.check_pending()
+        except Exception as e:  # a misspelled hook name is an error, not a silent no-op
+            raise LaminaError(f"plugin hook error: {e}") from None
+        self.hook = self.pm.hook
+        self.hook.lamina_configure(settings=self.admin.settings)
+
+    # ------------------------------------------------------------------ introspection
+
+    def plugin_name(self, plugin: Any) -> str:
+        return self.pm.get_name(plugin) or "?"
+
+    def hooks_of(self, name: str) -> list[str]:
+        plugin = self.pm.get_plugin(name)
+        return sorted(c.name for c in (self.pm.get_hookcallers(plugin) or []))
+
+    def claims_by_plugin(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for impl in self.hook.lamina_claims.get_hookimpls():
+            out[impl.plugin_name] = list(impl.function() or [])
+        return out
+
+    def claims(self) -> set[str]:
+        return {c for cs in self.claims_by_plugin().values() for c in cs}
+
+    # ------------------------------------------------------------------ host side
+
+    def features(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for part in reversed(self.hook.lamina_features()):
+            _merge(merged, part or {})
+        return merged
+
+    def validate(self, config: dict, bundle: str) -> list[str]:
+        """Every problem: fields nobody honours, then each plugin's own findings."""
+        problems = [f"no enabled plugin honours {f}" for f in claims_mod.unclaimed(config, self.claims())]
+        for result in reversed(self.hook.lamina_validate(config=config, bundle=bundle)):
+            problems.extend(result or [])
+        return problems
+
+    def prepare(self, ctx: Any) -> None:
+        self.hook.lamina_prepare(ctx=ctx)
+
+    def child_spawned(self, ctx: Any, pid: int) -> None:
+        self.hook.lamina_child_spawned(ctx=ctx, pid=pid)
+
+    def write_id_maps(self, ctx: Any, pid: int) -> None:
+        self.hook.lamina_write_id_maps(ctx=ctx, pid=pid)
+
+    def create_runtime(self, ctx: Any) -> None:
+        self.hook.lamina_create_runtime(ctx=ctx)
+
+    def created(self, ctx: Any) -> None:
+        self.hook.lamina_created(ctx=ctx)
+
+    def started(self, ctx: Any) -> None:
+        self.hook.lamina_started(ctx=ctx)
+
+    def teardown(self, ctx: Any) -> list[str]:
+        """Call every implementation, whatever the others do; return all their errors."""
+        errors = []
+        for impl in reversed(self.hook.lamina_teardown.get_hookimpls()):
+            try:
+                impl.function(ctx=ctx)
+            except Exception as e:
+                errors.append(f"{impl.plugin_name}: {e}")
+        return errors
+
+    def kill_all(self, ctx: Any, signal: int) -> bool:
+        return bool(self.hook.lamina_kill_all(ctx=ctx, signal=signal))
+
+    def processes(self, ctx: Any) -> list[int] | None:
+        return self.hook.lamina_processes(ctx=ctx)
+
+    def freeze(self, ctx: Any, frozen: bool) -> bool:
+        return bool(self.hook.lamina_freeze(ctx=ctx, frozen=frozen))
+
+    # ------------------------------------------------------------------ init side
+
+    def init_user_namespace(self, ctx: Any) -> bool:
+        return any(self.hook.lamina_init_user_namespace(ctx=ctx))
+
+    def init_namespaces(self, ctx: Any) -> None:
+        self.hook.lamina_init_namespaces(ctx=ctx)
+
+    def init_rootfs(self, ctx: Any) -> None:
+        self.hook.lamina_init_rootfs(ctx=ctx)
+
+    def init_create_container(self, ctx: Any) -> None:
+        self.hook.lamina_init_create_container(ctx=ctx)
+
+    def init_finalize(self, ctx: Any) -> None:
+        self.hook.lamina_init_finalize(ctx=ctx)
+
+    def init_pivot(self, ctx: Any) -> None:
+        if not self.hook.lamina_init_pivot(ctx=ctx):
+            raise LaminaError("no enabled plugin changes the root (lamina_init_pivot)")
+
+    def init_lsm(self, ctx: Any) -> None:
+        self.hook.lamina_init_lsm(ctx=ctx)
+
+    def init_privileges(self, ctx: Any) -> None:
+        self.hook.lamina_init_before_privileges(ctx=ctx)
+        self.hook.lamina_init_privileges(ctx=ctx)
+        self.hook.lamina_init_after_privileges(ctx=ctx)
+
+    def init_ready(self, ctx: Any) -> None:
+        self.hook.lamina_init_ready(ctx=ctx)
+
+    def init_start_container(self, ctx: Any) -> None:
+        self.hook.lamina_init_start_container(ctx=ctx)
+
+    def init_exec(self, ctx: Any) -> None:
+        self.hook.lamina_init_exec(ctx=ctx)
+        raise LaminaError("no enabled plugin execs the container process (lamina_init_exec)")
+
+
+def _merge(into: dict, part: dict) -> None:
+    for k, v in part.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        elif isinstance(v, list) and isinstance(into.get(k), list):
+            into[k] = into[k] + [x for x in v if x not in into[k]]
+        else:
+            into[k] = v

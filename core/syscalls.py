@@ -1,0 +1,206 @@
+"""Every raw system call lamina makes that the os module does not offer.
+
+One place, so that the C prototypes, errno handling and architecture numbers live together.
+libc.so.6 is opened directly: ctypes.util.find_library runs a subprocess and cannot work
+after pivot_root. Failures raise OSError(errno, strerror, "<the call>") so that a message
+always shows which call failed and with which arguments.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import os
+import platform
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+
+_ARCH = platform.machine()
+# syscall numbers that glibc 2.36 has no wrapper for
+_NR = {
+    "x86_64": {"pivot_root": 155, "openat2": 437, "close_range": 436, "pidfd_open": 434,
+               "pidfd_send_signal": 424, "capget": 125, "capset": 126},
+    "aarch64": {"pivot_root": 41, "openat2": 437, "close_range": 436, "pidfd_open": 434,
+                "pidfd_send_signal": 424, "capget": 90, "capset": 91},
+}[_ARCH]
+
+
+def _check(ret: int, call: str) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), call)
+    return ret
+
+
+class MS(enum.IntFlag):
+    """mount(2) flags."""
+
+    RDONLY = 1
+    NOSUID = 2
+    NODEV = 4
+    NOEXEC = 8
+    SYNCHRONOUS = 16
+    REMOUNT = 32
+    MANDLOCK = 64
+    DIRSYNC = 128
+    NOSYMFOLLOW = 256
+    NOATIME = 1024
+    NODIRATIME = 2048
+    BIND = 4096
+    MOVE = 8192
+    REC = 16384
+    SILENT = 32768
+    UNBINDABLE = 1 << 17
+    PRIVATE = 1 << 18
+    SLAVE = 1 << 19
+    SHARED = 1 << 20
+    RELATIME = 1 << 21
+    STRICTATIME = 1 << 24
+    LAZYTIME = 1 << 25
+
+
+class CLONE(enum.IntFlag):
+    """Namespace flags for unshare(2) and setns(2)."""
+
+    NEWTIME = 0x00000080
+    NEWNS = 0x00020000
+    NEWCGROUP = 0x02000000
+    NEWUTS = 0x04000000
+    NEWIPC = 0x08000000
+    NEWUSER = 0x10000000
+    NEWPID = 0x20000000
+    NEWNET = 0x40000000
+
+
+MNT_DETACH = 2
+UMOUNT_NOFOLLOW = 8
+
+# int mount(const char *source, const char *target, const char *fstype,
+#           unsigned long flags, const void *data);
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+    ret = _libc.mount(source.encode() if source is not None else None, target.encode(),
+                      fstype.encode() if fstype is not None else None, int(flags),
+                      data.encode() if data else None)
+    _check(ret, f"mount({source!r}, {target!r}, {fstype!r}, {int(flags):#x}, {data!r})")
+
+
+# int umount2(const char *target, int flags);
+def umount2(target: str, flags: int = 0) -> None:
+    _check(_libc.umount2(target.encode(), flags), f"umount2({target!r}, {flags})")
+
+
+# int pivot_root(const char *new_root, const char *put_old);
+def pivot_root(new_root: str, put_old: str) -> None:
+    ret = _syscall(_NR["pivot_root"], new_root.encode(), put_old.encode())
+    _check(ret, f"pivot_root({new_root!r}, {put_old!r})")
+
+
+# int unshare(int flags);
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(int(flags)), f"unshare({CLONE(flags)!r})")
+
+
+# int setns(int fd, int nstype);
+def setns(fd: int, nstype: int = 0, what: str = "") -> None:
+    _check(_libc.setns(fd, int(nstype)), f"setns({what or fd!r})")
+
+
+# int sethostname(const char *name, size_t len);
+def sethostname(name: str) -> None:
+    b = name.encode()
+    _check(_libc.sethostname(b, len(b)), f"sethostname({name!r})")
+
+
+# int setdomainname(const char *name, size_t len);
+def setdomainname(name: str) -> None:
+    b = name.encode()
+    _check(_libc.setdomainname(b, len(b)), f"setdomainname({name!r})")
+
+
+# int prctl(int option, unsigned long arg2, arg3, arg4, arg5);
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+
+def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0, what: str = "") -> int:
+    return _check(_libc.prctl(option, a2, a3, a4, a5), f"prctl({what or option})")
+
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+_CAP_V3 = 0x20080522
+
+
+# int capset(cap_user_header_t hdrp, const cap_user_data_t datap);
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    hdr = _CapHeader(_CAP_V3, 0)
+    data = (_CapData * 2)()
+    for i in (0, 1):
+        sh = 32 * i
+        data[i].effective = (effective >> sh) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> sh) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> sh) & 0xFFFFFFFF
+    ret = _syscall(_NR["capset"], ctypes.byref(hdr), data)
+    _check(ret, f"capset(eff={effective:#x}, prm={permitted:#x}, inh={inheritable:#x})")
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+
+# long openat2(int dirfd, const char *path, struct open_how *how, size_t size);
+def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
+    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    ret = _syscall(_NR["openat2"], dirfd, path.encode(), ctypes.byref(how), ctypes.sizeof(how))
+    return _check(ret, f"openat2({path!r})")
+
+
+# int close_range(unsigned int first, unsigned int last, int flags);
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    _check(_syscall(_NR["close_range"], ctypes.c_uint(first), ctypes.c_uint(last), flags),
+           f"close_range({first}, {last})")
+
+
+# int pidfd_open(pid_t pid, unsigned int flags);
+def pidfd_open(pid: int) -> int:
+    return _check(_syscall(_NR["pidfd_open"], pid, 0), f"pidfd_open({pid})")
+
+
+# int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags);
+def pidfd_send_signal(pidfd: int, sig: int) -> None:
+    _check(_syscall(_NR["pidfd_send_signal"], pidfd, sig, None, 0), f"pidfd_send_signal({sig})")
+
+
+def set_subreaper() -> None:
+    """Become the reaper of orphaned descendants (the container init, and what it leaves)."""
+    prctl(PR_SET_CHILD_SUBREAPER, 1, what="PR_SET_CHILD_SUBREAPER")

@@ -1,0 +1,109 @@
+"""Helpers for testing lamina and lamina plugins against real containers (root, busybox-static).
+
+A bundle is a directory with config.json and rootfs/; the rootfs is a copy of a busybox tree
+built once from the host's static busybox (every applet a /bin symlink), so each test may
+change its own rootfs freely. Test containers get unique ids and a cgroupsPath under one parent
+(``/lamina-test``) that the suite owns and sweeps.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+CACHE = os.environ.get("LAMINA_TEST_CACHE", "/var/tmp/lamina-test")
+CGROUP_PARENT = "lamina-test"
+BUSYBOX = "/bin/busybox"
+
+
+def busybox_rootfs() -> str:
+    """The shared, read-only template rootfs (built on first use)."""
+    dst = os.path.join(CACHE, "busybox-rootfs")
+    if os.path.exists(os.path.join(dst, ".complete")):
+        return dst
+    if not os.path.exists(BUSYBOX):
+        raise RuntimeError(f"{BUSYBOX} is missing: apt-get install busybox-static")
+    tmp = f"{dst}.{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for d in ("bin", "dev", "proc", "sys", "tmp", "etc", "root", "home/user", "var/tmp"):
+        os.makedirs(os.path.join(tmp, d), exist_ok=True)
+    shutil.copy2(BUSYBOX, os.path.join(tmp, "bin", "busybox"))
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for a in applets:
+        p = os.path.join(tmp, "bin", a)
+        if not os.path.lexists(p):
+            os.symlink("busybox", p)
+    os.symlink("bin", os.path.join(tmp, "sbin"))
+    os.makedirs(os.path.join(tmp, "usr"), exist_ok=True)
+    os.symlink("../bin", os.path.join(tmp, "usr", "bin"))
+    with open(os.path.join(tmp, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n"
+                "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+    with open(os.path.join(tmp, "etc", "group"), "w") as f:
+        f.write("root:x:0:\ntty:x:5:\nuser:x:1000:\nnogroup:x:65534:\n")
+    os.chmod(os.path.join(tmp, "tmp"), 0o1777)
+    open(os.path.join(tmp, ".complete"), "w").close()
+    shutil.rmtree(dst, ignore_errors=True)
+    os.rename(tmp, dst)
+    return dst
+
+
+def base_config(args: list[str] | None = None) -> dict[str, Any]:
+    """runc's default spec, not a terminal, writable root, cgroup namespace off (as runc's)."""
+    from lamina.defaultspec import default_spec
+
+    cfg = default_spec()
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = args or ["/bin/true"]
+    cfg["root"]["readonly"] = False
+    cfg["linux"]["namespaces"] = [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")]
+    return cfg
+
+
+def unique_id(prefix: str = "lt") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class Bundle:
+    """A bundle on disk; edit ``config`` and call ``write()`` (done by ``make_bundle``)."""
+
+    path: str
+    id: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rootfs(self) -> str:
+        return os.path.join(self.path, "rootfs")
+
+    @property
+    def cgroups_path(self) -> str:
+        return self.config.get("linux", {}).get("cgroupsPath", "")
+
+    def write(self) -> Bundle:
+        with open(os.path.join(self.path, "config.json"), "w") as f:
+            json.dump(self.config, f, indent=1)
+        return self
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def make_bundle(parent: str, args: list[str] | None = None, config: dict[str, Any] | None = None,
+                cid: str | None = None) -> Bundle:
+    """A fresh bundle under ``parent`` with its own copy of the busybox rootfs."""
+    cid = cid or unique_id()
+    path = os.path.join(parent, cid)
+    os.makedirs(path, exist_ok=True)
+    shutil.copytree(busybox_rootfs(), os.path.join(path, "rootfs"), symlinks=True)
+    cfg = copy.deepcopy(config) if config is not None else base_config(args)
+    if args is not None:
+        cfg["process"]["args"] = args
+    cfg.setdefault("linux", {}).setdefault("cgroupsPath", f"/{CGROUP_PARENT}/{cid}")
+    return Bundle(path, cid, cfg).write()

@@ -1,0 +1,196 @@
+"""Built-in plugin: Linux namespaces (create or join), id maps, hostname, time offsets, sysctls."""
+
+from __future__ import annotations
+
+import os
+
+from lamina import hookimpl, syscalls
+from lamina.errors import LaminaError
+
+NAME = "namespaces"
+CLONE = syscalls.CLONE
+TYPES = {
+    "pid": CLONE.NEWPID, "network": CLONE.NEWNET, "mount": CLONE.NEWNS, "ipc": CLONE.NEWIPC,
+    "uts": CLONE.NEWUTS, "user": CLONE.NEWUSER, "cgroup": CLONE.NEWCGROUP, "time": CLONE.NEWTIME,
+}
+# setns order for joined namespaces: user first (it owns the others), mount last (it changes
+# what the other paths resolve to)
+JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
+# which namespace owns each sysctl prefix (only namespaced sysctls may be set)
+SYSCTL_NS = {"kernel.msgmax": "ipc", "kernel.msgmnb": "ipc", "kernel.msgmni": "ipc",
+             "kernel.sem": "ipc", "kernel.shmall": "ipc", "kernel.shmmax": "ipc",
+             "kernel.shmmni": "ipc", "kernel.shm_rmid_forced": "ipc", "fs.mqueue.": "ipc",
+             "kernel.hostname": "uts", "kernel.domainname": "uts", "net.": "network"}
+
+
+def namespaces(config: dict) -> dict[str, dict]:
+    return {ns["type"]: ns for ns in (config.get("linux") or {}).get("namespaces") or []}
+
+
+@hookimpl
+def lamina_claims() -> list[str]:
+    return ["linux.namespaces", "linux.uidMappings", "linux.gidMappings", "linux.timeOffsets",
+            "hostname", "domainname", "linux.sysctl"]
+
+
+@hookimpl
+def lamina_features() -> dict:
+    return {"linux": {"namespaces": list(TYPES)}}
+
+
+def _sysctl_namespace(name: str) -> str | None:
+    for prefix, ns in SYSCTL_NS.items():
+        if name == prefix or (prefix.endswith(".") and name.startswith(prefix)):
+            return ns
+    return None
+
+
+@hookimpl
+def lamina_validate(config: dict, bundle: str) -> list[str]:
+    problems = []
+    linux = config.get("linux") or {}
+    seen: dict[str, int] = {}
+    for i, ns in enumerate(linux.get("namespaces") or []):
+        where = f"linux.namespaces[{i}]"
+        t = ns["type"]
+        if t not in TYPES:
+            problems.append(f"{where}.type: unknown namespace type {t!r} (expected one of {', '.join(TYPES)})")
+            continue
+        if t in seen:
+            problems.append(f"{where}.type: namespace {t!r} is listed twice (also at [{seen[t]}])")
+        seen[t] = i
+        path = ns.get("path")
+        if path is not None:
+            if not os.path.isabs(path):
+                problems.append(f"{where}.path: must be an absolute path, got {path!r}")
+            elif not os.path.exists(path):
+                problems.append(f"{where}.path: {path}: no such file or directory")
+    has = set(seen)
+    new_user = "user" in has and not namespaces(config)["user"].get("path")
+    maps = bool(linux.get("uidMappings") or linux.get("gidMappings"))
+    if new_user and not (linux.get("uidMappings") and linux.get("gidMappings")):
+        problems.append("linux.uidMappings: a new user namespace needs both uidMappings and gidMappings")
+    if maps and not new_user:
+        problems.append("linux.uidMappings: id mappings need a new user namespace in linux.namespaces")
+    for key in ("hostname", "domainname"):
+        if config.get(key) and "uts" not in has:
+            problems.append(f"{key}: setting it needs a \"uts\" namespace in linux.namespaces")
+    if linux.get("timeOffsets"):
+        if "time" not in has:
+            problems.append("linux.timeOffsets: needs a \"time\" namespace in linux.namespaces")
+        for clock in linux["timeOffsets"]:
+            if clock not in ("monotonic", "boottime"):
+                problems.append(f"linux.timeOffsets.{clock}: unknown clock (expected monotonic or boottime)")
+    for name in linux.get("sysctl") or {}:
+        ns = _sysctl_namespace(name)
+        if ns is None:
+            problems.append(f"linux.sysctl.{name}: not a namespaced sysctl; it would change the host")
+        elif ns not in has or namespaces(config)[ns].get("path"):
+            problems.append(f"linux.sysctl.{name}: needs a new \"{ns}\" namespace in linux.namespaces")
+    return problems
+
+
+def _open_paths(ctx) -> dict[str, int]:
+    fds = ctx.scratch.get("ns_fds")
+    if fds is None:
+        fds = {}
+        for t, ns in namespaces(ctx.config).items():
+            if ns.get("path"):
+                try:
+                    fds[t] = os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC)
+                except OSError as e:
+                    raise LaminaError(f"linux.namespaces: cannot open {t} namespace {ns['path']}: "
+                                      f"{e.strerror.lower()}") from None
+        ctx.scratch["ns_fds"] = fds
+    return fds
+
+
+def _join(t: str, fd: int, path: str) -> None:
+    try:
+        syscalls.setns(fd, TYPES[t], what=f"{t} namespace {path}")
+    except OSError as e:
+        raise LaminaError(f"linux.namespaces: cannot join {t} namespace {path}: {e.strerror.lower()}") from None
+
+
+@hookimpl
+def lamina_init_user_namespace(ctx) -> bool:
+    nss = namespaces(ctx.config)
+    fds = _open_paths(ctx)  # before any unshare: afterwards the paths may be out of reach
+    if "user" not in nss:
+        return False
+    if "user" in fds:
+        _join("user", fds["user"], nss["user"]["path"])
+        return False
+    syscalls.unshare(CLONE.NEWUSER)
+    return True
+
+
+@hookimpl
+def lamina_write_id_maps(ctx, pid: int) -> None:
+    linux = ctx.config.get("linux") or {}
+    for kind, key in (("uid", "uidMappings"), ("gid", "gidMappings")):
+        lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux.get(key) or [])
+        try:
+            with open(f"/proc/{pid}/{kind}_map", "w") as f:
+                f.write(lines)
+        except OSError as e:
+            raise LaminaError(f"linux.{key}: cannot write /proc/{pid}/{kind}_map: {e.strerror.lower()}") from None
+
+
+@hookimpl
+def lamina_init_namespaces(ctx) -> None:
+    nss = namespaces(ctx.config)
+    fds = _open_paths(ctx)
+    if "user" in nss and "user" not in fds:
+        # we own every capability in the new namespace; become its root so that mounts and
+        # files we make belong to the container's root
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    for t in JOIN_ORDER:
+        if t in fds and t != "user":
+            _join(t, fds[t], nss[t]["path"])
+            os.close(fds[t])
+    flags = 0
+    for t, ns in nss.items():
+        if t != "user" and not ns.get("path"):
+            flags |= TYPES[t]
+    if flags:
+        # the cgroup namespace is created after the lamina process moved us into the container's
+        # cgroup, so that cgroup becomes the namespace's root
+        syscalls.unshare(flags)
+    if flags & CLONE.NEWTIME:
+        offsets = (ctx.config.get("linux") or {}).get("timeOffsets") or {}
+        text = "".join(f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}\n" for clock, o in offsets.items())
+        if text:
+            with open("/proc/self/timens_offsets", "w") as f:
+                f.write(text)
+    if "uts" in nss:
+        if ctx.config.get("hostname"):
+            syscalls.sethostname(ctx.config["hostname"])
+        if ctx.config.get("domainname"):
+            syscalls.setdomainname(ctx.config["domainname"])
+    if flags & CLONE.NEWNET:
+        _loopback_up()
+
+
+def _loopback_up() -> None:
+    """Bring up `lo` in the new network namespace (SIOCSIFFLAGS IFF_UP|IFF_RUNNING)."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifr = struct.pack("16sH22x", b"lo", 0x1 | 0x40)
+        fcntl.ioctl(s.fileno(), 0x8914, ifr)
+
+
+@hookimpl(tryfirst=True)
+def lamina_init_finalize(ctx) -> None:
+    # first in this phase: /proc/sys becomes read-only when the rootfs plugin applies readonlyPaths
+    for name, value in ((ctx.config.get("linux") or {}).get("sysctl") or {}).items():
+        path = "/proc/sys/" + name.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise LaminaError(f"linux.sysctl.{name}: cannot write {value!r}: {e.strerror.lower()}") from None

@@ -1,0 +1,105 @@
+"""Built-in plugin: the six kinds of OCI hooks, each in the place the runtime spec gives it.
+
+prestart and createRuntime run in the lamina process during create (runtime namespaces);
+createContainer in the init before pivot_root; startContainer in the init after `start`, before
+exec; poststart in `start` after the process started; poststop on delete.
+"""
+
+from __future__ import annotations
+
+import os
+
+from lamina import hookimpl
+from lamina.errors import LaminaError
+from lamina.plugins.ocihooks.runner import run_hook
+
+NAME = "ocihooks"
+KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
+
+def _hooks(config: dict, kind: str) -> list[dict]:
+    return (config.get("hooks") or {}).get(kind) or []
+
+
+def _run_all(ctx, kind: str, hooks: list[dict], status: str) -> None:
+    state = ctx.oci_state(status)
+    for i, h in enumerate(hooks):
+        run_hook(kind, i, h, state)
+
+
+@hookimpl
+def lamina_claims() -> list[str]:
+    return ["hooks"]
+
+
+@hookimpl
+def lamina_features() -> dict:
+    return {"hooks": list(KINDS)}
+
+
+@hookimpl
+def lamina_validate(config: dict, bundle: str) -> list[str]:
+    problems = []
+    for kind, hooks in (config.get("hooks") or {}).items():
+        if kind not in KINDS:
+            continue
+        for i, h in enumerate(hooks or []):
+            where = f"hooks.{kind}[{i}]"
+            if not h["path"].startswith("/"):
+                problems.append(f"{where}.path: must be an absolute path, got {h['path']!r}")
+            elif kind != "startContainer" and not os.path.exists(h["path"]):
+                problems.append(f"{where}.path: {h['path']}: no such file or directory")
+            if h.get("timeout") is not None and h["timeout"] <= 0:
+                problems.append(f"{where}.timeout: must be greater than zero, got {h['timeout']}")
+            for j, e in enumerate(h.get("env") or []):
+                if "=" not in e:
+                    problems.append(f"{where}.env[{j}]: {e!r} is not of the form KEY=VALUE")
+    return problems
+
+
+@hookimpl
+def lamina_prepare(ctx) -> None:
+    import json  # noqa: F401  (used by the hook runner in the init, after pivot_root)
+    import subprocess  # noqa: F401
+
+    mine = ctx.mine(NAME)
+    for kind in ("poststart", "poststop"):
+        if _hooks(ctx.config, kind):
+            mine[kind] = _hooks(ctx.config, kind)
+    if mine.get("poststart"):
+        ctx.scratch["wants_started"] = True
+
+
+@hookimpl
+def lamina_create_runtime(ctx) -> None:
+    # the runtime spec's lifecycle: prestart (deprecated) then createRuntime
+    _run_all(ctx, "prestart", _hooks(ctx.config, "prestart"), "created")
+    _run_all(ctx, "createRuntime", _hooks(ctx.config, "createRuntime"), "creating")
+
+
+@hookimpl
+def lamina_init_create_container(ctx) -> None:
+    _run_all(ctx, "createContainer", _hooks(ctx.config, "createContainer"), "creating")
+
+
+@hookimpl
+def lamina_init_start_container(ctx) -> None:
+    _run_all(ctx, "startContainer", _hooks(ctx.config, "startContainer"), "created")
+
+
+@hookimpl
+def lamina_started(ctx) -> None:
+    _run_all(ctx, "poststart", ctx.mine(NAME).get("poststart") or [], "running")
+
+
+@hookimpl
+def lamina_teardown(ctx) -> None:
+    hooks = ctx.mine(NAME).pop("poststop", None) or []
+    errors = []
+    for i, h in enumerate(hooks):
+        try:
+            run_hook("poststop", i, h, ctx.oci_state("stopped"))
+        except LaminaError as e:
+            errors.append(str(e))
+    if errors:
+        raise LaminaError("; ".join(errors))

@@ -1,0 +1,195 @@
+"""Built-in plugin: the container process: user, capabilities, rlimits, no_new_privs,
+oom_score_adj, cwd, and the exec of process.args."""
+
+from __future__ import annotations
+
+import os
+import resource
+
+from lamina import hookimpl, syscalls
+from lamina.errors import LaminaError
+from lamina.plugins.process import caps, execute
+
+NAME = "process"
+RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
+RLIM_INFINITY = 2**64 - 1
+
+
+@hookimpl
+def lamina_claims() -> list[str]:
+    return ["process.user", "process.capabilities", "process.noNewPrivileges", "process.rlimits",
+            "process.oomScoreAdj"]
+
+
+@hookimpl
+def lamina_features() -> dict:
+    return {"linux": {"capabilities": caps.NAMES[: caps.last_cap() + 1]}}
+
+
+def _arg_limit() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    return min(soft if soft != resource.RLIM_INFINITY else 2**62, 6 * 2**30) // 4
+
+
+@hookimpl
+def lamina_validate(config: dict, bundle: str) -> list[str]:
+    p = config.get("process")
+    if not isinstance(p, dict):
+        return []
+    problems = []
+    args = p.get("args")
+    if not args:
+        problems.append("process.args: must be a non-empty list")
+    elif not args[0]:
+        problems.append("process.args[0]: must not be empty")
+    cwd = p.get("cwd", "")
+    if not cwd.startswith("/"):
+        problems.append(f"process.cwd: must be an absolute path, got {cwd!r}")
+    total = 0
+    for key in ("args", "env"):
+        for i, s in enumerate(p.get(key) or []):
+            size = len(s.encode()) + 1
+            total += size + 8
+            if "\0" in s:
+                problems.append(f"process.{key}[{i}]: must not contain a NUL byte")
+            if size > execute.MAX_ARG_STRLEN:
+                problems.append(f"process.{key}[{i}]: {size} bytes is over the kernel's limit of "
+                                f"{execute.MAX_ARG_STRLEN} for one string: argument list too long")
+    if total > _arg_limit():
+        problems.append(f"process.env: args and env take {total} bytes, over the kernel's limit of "
+                        f"{_arg_limit()}: argument list too long")
+    for i, e in enumerate(p.get("env") or []):
+        if "=" not in e or e.startswith("="):
+            problems.append(f"process.env[{i}]: {e[:40]!r} is not of the form KEY=VALUE")
+    for s in caps.SETS:
+        for i, name in enumerate((p.get("capabilities") or {}).get(s) or []):
+            if name not in caps.NUMBERS:
+                problems.append(f"process.capabilities.{s}[{i}]: unknown capability {name!r}")
+            elif caps.NUMBERS[name] > caps.last_cap():
+                problems.append(f"process.capabilities.{s}[{i}]: {name} is not known to this kernel")
+    seen = set()
+    for i, rl in enumerate(p.get("rlimits") or []):
+        t = rl["type"]
+        if t not in RLIMITS:
+            problems.append(f"process.rlimits[{i}].type: unknown rlimit {t!r}")
+        elif t in seen:
+            problems.append(f"process.rlimits[{i}].type: {t} is given twice")
+        elif rl["soft"] > rl["hard"]:
+            problems.append(f"process.rlimits[{i}]: {t} soft limit {rl['soft']} is above its hard limit "
+                            f"{rl['hard']}: invalid argument")
+        seen.add(t)
+    adj = p.get("oomScoreAdj")
+    if adj is not None and not -1000 <= adj <= 1000:
+        problems.append(f"process.oomScoreAdj: {adj} is out of range for oom_score_adj [-1000, 1000]")
+    user = p.get("user") or {}
+    if user.get("umask") is not None and user["umask"] > 0o777:
+        problems.append(f"process.user.umask: {user['umask']} is out of range [0, 0777]")
+    return problems
+
+
+@hookimpl
+def lamina_prepare(ctx) -> None:
+    ctx.scratch["cap_last"] = caps.last_cap()
+
+
+@hookimpl
+def lamina_child_spawned(ctx, pid: int) -> None:
+    # set on the first child before it forks: the init and everything after it inherit the value,
+    # and the host's /proc is the one place it can be written without a proc in the container
+    adj = ctx.config["process"].get("oomScoreAdj")
+    if adj is None:
+        return  # the spec: leave it as inherited
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+            f.write(str(adj))
+    except OSError as e:
+        raise LaminaError(f"process.oomScoreAdj: cannot write {adj} to oom_score_adj: "
+                          f"{e.strerror.lower()}") from None
+
+
+def _setrlimits(rlimits: list[dict]) -> None:
+    for i, rl in enumerate(rlimits):
+        def lim(v: int) -> int:
+            return resource.RLIM_INFINITY if v >= RLIM_INFINITY else v
+        try:
+            resource.prlimit(0, RLIMITS[rl["type"]], (lim(rl["soft"]), lim(rl["hard"])))
+        except (OSError, ValueError) as e:
+            why = e.strerror.lower() if isinstance(e, OSError) and e.strerror else str(e)
+            raise LaminaError(f"process.rlimits[{i}]: setrlimit({rl['type']}, soft={rl['soft']}, "
+                              f"hard={rl['hard']}): {why}") from None
+
+
+@hookimpl
+def lamina_init_privileges(ctx) -> None:
+    p = ctx.config["process"]
+    user = p.get("user") or {}
+    # rlimits first: raising a hard limit needs CAP_SYS_RESOURCE, which may be dropped below
+    _setrlimits(p.get("rlimits") or [])
+    if user.get("umask") is not None:
+        os.umask(user["umask"])
+    if p.get("noNewPrivileges"):
+        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1, what="PR_SET_NO_NEW_PRIVS")
+    c = p.get("capabilities") or {}
+    bounding = caps.mask(c.get("bounding") or [])
+    # the bounding set is dropped while we still have CAP_SETPCAP
+    for n in range(ctx.scratch["cap_last"] + 1):
+        if not bounding & (1 << n):
+            syscalls.prctl(syscalls.PR_CAPBSET_DROP, n, what=f"PR_CAPBSET_DROP {n}")
+    # keep the permitted set across the uid change, then set the exact sets
+    syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 1, what="PR_SET_KEEPCAPS")
+    try:
+        os.setgroups(user.get("additionalGids") or [])
+    except OSError as e:
+        raise LaminaError(f"process.user.additionalGids: setgroups: {e.strerror.lower()}") from None
+    try:
+        os.setresgid(user.get("gid", 0), user.get("gid", 0), user.get("gid", 0))
+        os.setresuid(user.get("uid", 0), user.get("uid", 0), user.get("uid", 0))
+    except OSError as e:
+        raise LaminaError(f"process.user: cannot become uid {user.get('uid', 0)} gid {user.get('gid', 0)}: "
+                          f"{e.strerror.lower()}") from None
+    syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 0, what="PR_SET_KEEPCAPS")
+    permitted = caps.mask(c.get("permitted") or [])
+    inheritable = caps.mask(c.get("inheritable") or [])
+    syscalls.capset(caps.mask(c.get("effective") or []) & permitted, permitted, inheritable)
+    syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL, what="PR_CAP_AMBIENT_CLEAR_ALL")
+    # the kernel allows an ambient capability only if it is permitted and inheritable; like runc,
+    # the others are left out (which only ever gives the process less)
+    for name in c.get("ambient") or []:
+        bit = 1 << caps.NUMBERS[name]
+        if permitted & bit and inheritable & bit:
+            syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, caps.NUMBERS[name],
+                           what=f"PR_CAP_AMBIENT_RAISE {name}")
+
+
+def change_dir(cwd: str) -> None:
+    """chdir into cwd resolved inside the (new) root, refusing magic links such as
+    /proc/self/fd/N that could point outside it."""
+    root = os.open("/", os.O_PATH | os.O_CLOEXEC)
+    try:
+        fd = syscalls.openat2(root, cwd.lstrip("/") or ".", os.O_PATH | os.O_DIRECTORY,
+                              syscalls.RESOLVE_IN_ROOT | syscalls.RESOLVE_NO_MAGICLINKS)
+    except OSError as e:
+        raise LaminaError(f"process.cwd {cwd}: {os.strerror(e.errno).lower()}") from None
+    finally:
+        os.close(root)
+    try:
+        os.fchdir(fd)
+    except OSError as e:
+        raise LaminaError(f"process.cwd {cwd}: {e.strerror.lower()}") from None
+    finally:
+        os.close(fd)
+
+
+@hookimpl
+def lamina_init_ready(ctx) -> None:
+    p = ctx.config["process"]
+    change_dir(p["cwd"])
+    env = execute.env_dict(p.get("env") or [])
+    ctx.scratch["exec_path"] = execute.find_executable(p["args"][0], env)
+
+
+@hookimpl(trylast=True)
+def lamina_init_exec(ctx) -> bool:
+    p = ctx.config["process"]
+    execute.execute(ctx.scratch["exec_path"], p["args"], p.get("env") or [], ctx.options.preserve_fds)
+    return True

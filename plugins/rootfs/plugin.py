@@ -1,0 +1,181 @@
+"""Built-in plugin: the container's root filesystem, mounts, /dev, masks and pivot_root."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from lamina import hookimpl, paths, syscalls
+from lamina.errors import LaminaError
+from lamina.plugins.rootfs import devices, mounts
+from lamina.plugins.rootfs import options as mopts
+from lamina.syscalls import MS
+
+NAME = "rootfs"
+
+
+def _namespaces(config: dict) -> dict:
+    return {ns.get("type"): ns for ns in (config.get("linux") or {}).get("namespaces") or []}
+
+
+@hookimpl
+def lamina_claims() -> list[str]:
+    return ["root.readonly", "mounts", "linux.devices", "linux.rootfsPropagation", "linux.maskedPaths",
+            "linux.readonlyPaths"]
+
+
+@hookimpl
+def lamina_features() -> dict:
+    return {"mountOptions": sorted(set(mopts.FLAGS) | set(mopts.PROPAGATION) | mopts.EXTRA)}
+
+
+@hookimpl
+def lamina_validate(config: dict, bundle: str) -> list[str]:
+    from lamina.config.load import rootfs_path
+
+    problems = []
+    rootfs = rootfs_path(bundle, config)
+    if not os.path.isdir(rootfs):
+        problems.append(f"root.path: {rootfs}: no such directory")
+    if "mount" not in _namespaces(config):
+        problems.append("linux.namespaces: a \"mount\" namespace is required: without one the root "
+                        "filesystem, mounts and masks would be set up in the host's namespace")
+    for i, m in enumerate(config.get("mounts") or []):
+        problems.extend(mounts.check(m, f"mounts[{i}]"))
+    linux = config.get("linux") or {}
+    for i, dev in enumerate(linux.get("devices") or []):
+        problems.extend(devices.check(dev, f"linux.devices[{i}]"))
+    prop = linux.get("rootfsPropagation")
+    if prop and prop not in mopts.PROPAGATION:
+        problems.append(f"linux.rootfsPropagation: unknown value {prop!r} "
+                        f"(expected one of {', '.join(mopts.PROPAGATION)})")
+    for key in ("maskedPaths", "readonlyPaths"):
+        for i, p in enumerate(linux.get(key) or []):
+            if not p.startswith("/"):
+                problems.append(f"linux.{key}[{i}]: must be an absolute path, got {p!r}")
+    return problems
+
+
+@hookimpl
+def lamina_prepare(ctx) -> None:
+    import shutil  # noqa: F401  (tmpcopyup, after fork)
+
+    from lamina.plugins.rootfs import cgroupfs  # noqa: F401
+
+
+def _open_devnull() -> int:
+    """The mask source must be the host's real /dev/null (a character device 1:3), never a path
+    the image controls (CVE-2025-31133 class). Opened in the container's new mount namespace,
+    before any container mount exists: a bind from an fd of another mount namespace is refused
+    by the kernel (EINVAL)."""
+    fd = os.open("/dev/null", os.O_PATH | os.O_CLOEXEC)
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        raise LaminaError("the host's /dev/null is not the null device; refusing to mask paths with it")
+    return fd
+
+
+def _setup_dev(config: dict) -> bool:
+    """Default devices are made unless /dev comes from the host as a bind mount."""
+    for m in config.get("mounts") or []:
+        if mounts.destination(m) == "/dev" and mopts.parse(m.get("options") or []).bind:
+            return False
+    return True
+
+
+@hookimpl
+def lamina_init_rootfs(ctx) -> None:
+    config, rootfs = ctx.config, ctx.rootfs
+    linux = config.get("linux") or {}
+    ctx.scratch["devnull_fd"] = _open_devnull()
+    # nothing we mount may propagate back to the host: make every mount a slave first
+    syscalls.mount(None, "/", None, MS.REC | MS.SLAVE)
+    # pivot_root needs the new root to be a mount point
+    syscalls.mount(rootfs, rootfs, None, MS.BIND | MS.REC)
+    prop = linux.get("rootfsPropagation")
+    if prop:
+        syscalls.mount(None, rootfs, None, mopts.PROPAGATION[prop])
+    deferred: list = []
+    for i, m in enumerate(config.get("mounts") or []):
+        mounts.mount_one(ctx, i, m, deferred)
+    userns = "user" in _namespaces(config)
+    if _setup_dev(config):
+        for dev in devices.DEFAULT_DEVICES:
+            devices.create(rootfs, dev, userns)
+        devices.links(rootfs)
+    for dev in linux.get("devices") or []:
+        devices.create(rootfs, dev, userns)
+    cwd = (config.get("process") or {}).get("cwd")
+    if cwd and cwd.startswith("/"):
+        os.close(paths.mkdir_all(rootfs, cwd))
+    ctx.scratch["deferred_ro"] = deferred
+
+
+def _open_existing(rootfs: str, path: str) -> int | None:
+    try:
+        return paths.open_in_root(rootfs, path)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None  # the spec: paths that do not exist are skipped
+        raise LaminaError(f"{path}: {e.strerror.lower()}") from None
+
+
+@hookimpl
+def lamina_init_finalize(ctx) -> None:
+    rootfs = ctx.rootfs
+    linux = ctx.config.get("linux") or {}
+    for p in linux.get("readonlyPaths") or []:
+        fd = _open_existing(rootfs, p)
+        if fd is None:
+            continue
+        try:
+            syscalls.mount(paths.host_path(fd), paths.host_path(fd), None, MS.BIND | MS.REC)
+        finally:
+            os.close(fd)
+        try:
+            mounts._remount(rootfs, p, MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, bind=True)
+        except OSError as e:
+            raise LaminaError(f"linux.readonlyPaths: {p}: {e.strerror.lower()}") from None
+    devnull = ctx.scratch.pop("devnull_fd")
+    for p in linux.get("maskedPaths") or []:
+        fd = _open_existing(rootfs, p)
+        if fd is None:
+            continue
+        try:
+            if paths.is_dir(fd):
+                syscalls.mount("tmpfs", paths.host_path(fd), "tmpfs", MS.RDONLY, None)
+            else:
+                syscalls.mount(paths.host_path(devnull), paths.host_path(fd), None, MS.BIND)
+        except OSError as e:
+            raise LaminaError(f"linux.maskedPaths: {p}: {e.strerror.lower()}") from None
+        finally:
+            os.close(fd)
+    os.close(devnull)
+    for dest, flags in reversed(ctx.scratch.get("deferred_ro", [])):
+        try:
+            mounts.remount_readonly(rootfs, dest, flags)
+        except OSError as e:
+            raise LaminaError(f"mounts: remount {dest} read-only: {e.strerror.lower()}") from None
+    if (ctx.config.get("root") or {}).get("readonly"):
+        try:
+            mounts._remount(rootfs, "/", MS.RDONLY, bind=True)
+        except OSError as e:
+            raise LaminaError(f"root.readonly: remount the root read-only: {e.strerror.lower()}") from None
+
+
+@hookimpl(trylast=True)
+def lamina_init_pivot(ctx) -> bool:
+    os.chdir(ctx.rootfs)
+    if ctx.options.no_pivot:
+        syscalls.mount(ctx.rootfs, "/", None, MS.MOVE)
+        os.chroot(".")
+    else:
+        # pivot_root(".", ".") stacks the old root on top of the new one; detach it from there.
+        # It is made a slave first so the unmount cannot propagate to the host.
+        syscalls.pivot_root(".", ".")
+        syscalls.mount(None, ".", None, MS.SLAVE | MS.REC)
+        syscalls.umount2(".", syscalls.MNT_DETACH)
+    os.chdir("/")
+    return True

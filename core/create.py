@@ -95,7 +95,11 @@ class Creation:
         ctx.scratch["persist"] = self.persist
         try:
             self.persist()
-            os.mkfifo(os.path.join(ctx.state_dir, state.FIFO), 0o600)
+            fifo = os.path.join(ctx.state_dir, state.FIFO)
+            os.mkfifo(fifo, 0o622)
+            # writable by all: the init opens it *after* becoming the container's user (any uid);
+            # writing only lets `start`'s reader go on, so no one gains anything by it
+            os.chmod(fifo, 0o622)
             self.plugins.prepare(ctx)
             self.persist()
             self._spawn()
@@ -137,6 +141,9 @@ class Creation:
         pid = os.fork()
         if pid == 0:  # the init's first process; never returns
             ours.close()
+            # flock belongs to the open file: a copy kept by the init would hold the container's
+            # lock until exec, and `start` (which takes the lock) would wait forever
+            os.close(self.lock_fd)
             init.first_process(ctx, self.plugins, theirs)
         theirs.close()
         os.close(ctx.scratch.pop("state_dir_fd"))

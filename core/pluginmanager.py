@@ -32,7 +32,9 @@ class PluginInfo:
 
 
 def _index_path() -> str:
-    return os.path.join(os.environ.get("LAMINA_CACHE_DIR", "/var/cache/lamina"), "plugin-index.json")
+    # one memo per interpreter prefix (virtualenv), so several installs never evict each other
+    tag = sys.prefix.strip("/").replace("/", "_")
+    return os.path.join(os.environ.get("LAMINA_CACHE_DIR", "/var/cache/lamina"), f"plugin-index-{tag}.json")
 
 
 def _path_key() -> list:

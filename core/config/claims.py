@@ -3,7 +3,8 @@
 A field listed here that is present (and not empty) in config.json must be claimed by a loaded,
 enabled plugin; otherwise the runtime would silently run the container with less isolation
 than asked for. The list is the security-relevant part of the runtime spec; everything else is
-either the core's own business (ociVersion, annotations) or ignored as the spec requires.
+either the core's own business (ociVersion, annotations, process.terminal and consoleSize: the
+console is the core's) or ignored as the spec requires.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ SECURITY_FIELDS: tuple[str, ...] = (
     "hostname",
     "domainname",
     "hooks",
-    "process.terminal",
-    "process.consoleSize",
     "process.user",
     "process.capabilities",
     "process.noNewPrivileges",

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CACHE = os.environ.get("LAMINA_TEST_CACHE", "/var/tmp/lamina-test")
-CGROUP_PARENT = "lamina-test"
+CGROUP_TOP = "lamina-test"
+# one subtree per test session (its pid), so parallel sessions never sweep each other's cgroups
+CGROUP_PARENT = f"{CGROUP_TOP}/s{os.getpid()}"
 BUSYBOX = "/bin/busybox"
 
 

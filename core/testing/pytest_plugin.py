@@ -144,14 +144,19 @@ def admin_file(tmp_path):
 
 
 def sweep_cgroups() -> None:
-    """Remove every cgroup under the suite's parent in every hierarchy (and the parent itself):
-    leftovers of a test that crashed. Only that parent is ever touched."""
+    """Remove every cgroup under this session's parent in every hierarchy (and the parent
+    itself), and those of earlier sessions whose pytest is gone: leftovers of a test that
+    crashed. Nothing outside the suite's own top directory is ever touched."""
     import glob
     import signal
     import time
 
-    for parent in glob.glob(f"/sys/fs/cgroup/*/{testing.CGROUP_PARENT}") + \
-            glob.glob(f"/sys/fs/cgroup/{testing.CGROUP_PARENT}"):
+    mine = glob.glob(f"/sys/fs/cgroup/*/{testing.CGROUP_PARENT}") + \
+        glob.glob(f"/sys/fs/cgroup/{testing.CGROUP_PARENT}")
+    stale = [p for p in glob.glob(f"/sys/fs/cgroup/*/{testing.CGROUP_TOP}/s*") +
+             glob.glob(f"/sys/fs/cgroup/{testing.CGROUP_TOP}/s*")
+             if p[p.rindex("/s") + 2:].isdigit() and not os.path.exists(f"/proc/{p[p.rindex('/s') + 2:]}")]
+    for parent in mine + stale:
         for dirpath, _dirs, _files in sorted(os.walk(parent), key=lambda t: -len(t[0])):
             fz = os.path.join(dirpath, "freezer.state")
             if os.path.exists(fz):

@@ -10,6 +10,10 @@ names another file (tests use it); the same ownership rules apply to it.
     [plugins.replace]
     cgroups = "acme-cgroups"        # run acme-cgroups instead of the built-in cgroups
     [plugin.cgroups]                # a plugin's own settings (see lamina_configure)
+    [policy]                        # host policy, enforced by the built-in policy plugin
+    require_seccomp = true          #   (docs/security.md lists every rule)
+    [audit]
+    log = "/var/log/lamina/audit.jsonl"   # one JSON line per create, start, kill, delete
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class AdminConfig:
     disabled: set[str] = field(default_factory=set)
     required: set[str] = field(default_factory=set)
     mtime: float = 0.0
+    audit_log: str | None = None  # [audit] log: one JSON line per lifecycle event
 
 
 def path() -> str:
@@ -71,7 +76,31 @@ def load() -> AdminConfig:
     for old, new in replace.items():
         cfg.disabled.add(old)
         cfg.required.add(new)
+    _policy_and_audit(p, data, cfg, replace)
     both = cfg.disabled & cfg.required
     if both:
         raise LaminaError(f"admin file {p}: {', '.join(sorted(both))} both disabled and required")
     return cfg
+
+
+def _policy_and_audit(p: str, data: dict, cfg: AdminConfig, replace: dict) -> None:
+    """A [policy] with rules makes the policy plugin required (it alone enforces them), unless
+    the admin replaced it; [audit] log must be an absolute path."""
+    policy = data.get("policy")
+    if policy is not None and not isinstance(policy, dict):
+        raise LaminaError(f"admin file {p}: [policy] must be a table")
+    if policy and "policy" not in replace:
+        if "policy" in cfg.disabled:
+            raise LaminaError(f"admin file {p}: [policy] sets rules, but plugins.disable turns off the "
+                              f"policy plugin that enforces them")
+        cfg.required.add("policy")
+    audit = data.get("audit", {})
+    if not isinstance(audit, dict):
+        raise LaminaError(f"admin file {p}: [audit] must be a table")
+    unknown = sorted(set(audit) - {"log"})
+    if unknown:
+        raise LaminaError(f"admin file {p}: audit.{unknown[0]}: unknown setting (expected: log)")
+    log = audit.get("log")
+    if log is not None and (not isinstance(log, str) or not log.startswith("/")):
+        raise LaminaError(f"admin file {p}: audit.log must be an absolute path, got {log!r}")
+    cfg.audit_log = log

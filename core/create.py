@@ -15,6 +15,18 @@ from lamina.errors import ConfigError, LaminaError
 from lamina.ids import check_id
 from lamina.procinfo import start_time
 
+# Fault injection for tests/integration/test_faults.py: with LAMINA_TEST_KILL_AT=<phase> this
+# process SIGKILLs itself at that phase boundary of create, so that "a runtime killed at any
+# point leaves a container `delete --force` removes" is tested deterministically. Read once at
+# import; unset, each boundary costs one comparison. Phases, in order: state-dir, persisted,
+# prepared, forked, child-spawned, init-pid, create-runtime, ready, created.
+_KILL_AT = os.environ.get("LAMINA_TEST_KILL_AT")
+
+
+def _boundary(phase: str) -> None:
+    if _KILL_AT == phase:
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 def load_and_validate(cid: str, bundle: str, opts: CreateOptions, plugins) -> dict:
     """Parse and check config.json completely; raise ConfigError listing every problem."""
@@ -26,6 +38,13 @@ def load_and_validate(cid: str, bundle: str, opts: CreateOptions, plugins) -> di
             problems.append("process: is required to create a container")
     if problems:
         raise ConfigError(problems)
+    check_process(config, bundle, opts, plugins)
+    return config
+
+
+def check_process(config: dict, bundle: str, opts: CreateOptions, plugins) -> None:
+    """The plugins' checks plus the terminal/console pairing; shared by create and exec (whose
+    config is the container's with the new process in it)."""
     problems = plugins.validate(config, bundle)
     proc = config["process"]
     if proc.get("terminal") and not opts.console_socket and not opts.foreground:
@@ -35,7 +54,6 @@ def load_and_validate(cid: str, bundle: str, opts: CreateOptions, plugins) -> di
         problems.append("--console-socket: given, but process.terminal is false")
     if problems:
         raise ConfigError(problems)
-    return config
 
 
 def _now_rfc3339() -> str:
@@ -87,14 +105,19 @@ class Creation:
     def persist(self) -> None:
         """Write state.json now: plugins call it before making a host resource, so a runtime
         killed right after still leaves enough for `delete --force` to find and remove it."""
-        state.write(self.ctx.state_dir, _state_of(self.ctx, self.created_at))
+        st = _state_of(self.ctx, self.created_at)
+        state.write(self.ctx.state_dir, st)
+        state.write(self.ctx.state_dir, st, state.BACKUP_FILE)
 
     def run(self) -> Context:
         ctx = self.ctx
         ctx.state_dir, self.lock_fd = state.make_container_dir(ctx.root, ctx.id)
         ctx.scratch["persist"] = self.persist
         try:
+            _boundary("state-dir")
             self.persist()
+            _boundary("persisted")
+            state.write(ctx.state_dir, ctx.config, state.CONFIG_FILE)
             fifo = os.path.join(ctx.state_dir, state.FIFO)
             os.mkfifo(fifo, 0o622)
             # writable by all: the init opens it *after* becoming the container's user (any uid);
@@ -102,9 +125,11 @@ class Creation:
             os.chmod(fifo, 0o622)
             self.plugins.prepare(ctx)
             self.persist()
+            _boundary("prepared")
             self._spawn()
             self.plugins.created(ctx)
             self.persist()
+            _boundary("created")
             if ctx.options.pid_file:
                 write_pid_file(ctx.options.pid_file, ctx.pid)
         except BaseException as e:
@@ -156,7 +181,9 @@ class Creation:
 
     def _follow(self, ch: channel.Channel, first: int) -> None:
         ctx = self.ctx
+        _boundary("forked")
         self.plugins.child_spawned(ctx, first)
+        _boundary("child-spawned")
         ch.send(channel.GO)
         while True:
             try:
@@ -174,6 +201,7 @@ class Creation:
                 ctx.scratch["init_start"] = start_time(ctx.pid)
                 self.persist()
                 _reap(first)
+                _boundary("init-pid")
             elif kind == channel.CONSOLE:
                 self._console(fds)
             elif kind == channel.CREATE_RUNTIME:
@@ -182,8 +210,10 @@ class Creation:
                 except LaminaError as e:
                     ch.send(channel.ERROR, msg=str(e))
                     raise
+                _boundary("create-runtime")
                 ch.send(channel.OK)
             elif kind == channel.READY:
+                _boundary("ready")
                 return
             else:
                 raise LaminaError(f"unexpected message from the init: {kind!r}")

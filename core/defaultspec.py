@@ -10,11 +10,25 @@ from typing import Any
 from lamina import OCI_VERSION
 from lamina.errors import LaminaError
 
+# no inheritable and no ambient set: as runc >= 1.2 (an ambient capability cannot be raised
+# without the inheritable one, and inheritable never gains anything by default)
 _CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 MASKED = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
           "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
           "/proc/scsi"]
 READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+def _unified_cgroup() -> bool:
+    """True on a pure cgroup v2 host (cgroup2 mounted at /sys/fs/cgroup)."""
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def _namespaces() -> list[str]:
+    # as `runc spec`: a cgroup namespace only on cgroup v2, where it hides the host's hierarchy
+    # cleanly; on v1 and hybrid hosts clients expect the host's cgroup view by default
+    names = ["pid", "network", "ipc", "uts", "mount"]
+    return names + ["cgroup"] if _unified_cgroup() else names
 
 
 def default_spec(rootless: bool = False) -> dict[str, Any]:
@@ -49,7 +63,7 @@ def default_spec(rootless: bool = False) -> dict[str, Any]:
         ],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+            "namespaces": [{"type": t} for t in _namespaces()],
             "maskedPaths": list(MASKED),
             "readonlyPaths": list(READONLY),
         },
@@ -60,11 +74,12 @@ def default_spec(rootless: bool = False) -> dict[str, Any]:
 
 
 def _make_rootless(spec: dict[str, Any]) -> None:
-    """A config an unprivileged user can run: a user namespace mapping only the caller's ids,
-    sysfs bound from the host (a new sysfs needs a network namespace owned by init's user ns),
-    no gid= on devpts (the group does not exist in the namespace), no device cgroup rules."""
+    """A config an unprivileged user can run, shaped as runc's: a user namespace mapping only the
+    caller's ids, the host's network (an unprivileged user could not configure a new one), sysfs
+    bound from the host (a new sysfs needs a network namespace owned by init's user ns), no gid=
+    on devpts (the group does not exist in the namespace), no device cgroup rules."""
     linux = spec["linux"]
-    linux["namespaces"].append({"type": "user"})
+    linux["namespaces"] = [n for n in linux["namespaces"] if n["type"] != "network"] + [{"type": "user"}]
     linux["uidMappings"] = [{"containerID": 0, "hostID": os.getuid(), "size": 1}]
     linux["gidMappings"] = [{"containerID": 0, "hostID": os.getgid(), "size": 1}]
     linux.pop("resources", None)
@@ -73,10 +88,8 @@ def _make_rootless(spec: dict[str, Any]) -> None:
         if m["type"] == "sysfs":
             m = {"destination": "/sys", "type": "none", "source": "/sys",
                  "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
-        elif m["type"] == "cgroup":
-            continue
-        else:
-            m = dict(m, options=[o for o in m.get("options", []) if not o.startswith("gid=")])
+        elif "options" in m:
+            m = dict(m, options=[o for o in m["options"] if not o.startswith("gid=")])
         mounts.append(m)
     spec["mounts"] = mounts
 

@@ -21,7 +21,14 @@ import pluggy
 hookspec = pluggy.HookspecMarker("lamina")
 hookimpl = pluggy.HookimplMarker("lamina")
 
-HOOK_API_VERSION = 1
+# The hook API's version. A third-party plugin declares the version it was written for as a
+# module (or object) attribute ``LAMINA_HOOK_API = <int>``; loading refuses a plugin that declares
+# nothing, a version newer than HOOK_API_VERSION (it may call hooks this lamina lacks) or one
+# older than HOOK_API_MIN (a hook it implements changed since). Adding a hook bumps
+# HOOK_API_VERSION; removing a hook or changing its arguments or result also raises HOOK_API_MIN.
+# Built-in plugins ship with the core and are always current. History in docs/plugins.md.
+HOOK_API_VERSION = 2  # 2: lamina_audit, the exec hooks, annotation claims
+HOOK_API_MIN = 1
 
 # ---------------------------------------------------------------- host side, any verb
 
@@ -42,7 +49,10 @@ def lamina_claims() -> list[str]:
 
     Runs in the lamina process after loading. A claim covers its sub-fields. Every present,
     security-relevant field must be claimed by an enabled plugin, or ``create`` refuses the config
-    (fail closed). Claim only what the plugin really applies.
+    (fail closed). Claim only what the plugin really applies. Annotation keys are claimed as
+    ``annotations.<key>`` (a claim covers the keys below it, dot by dot); every annotation under
+    ``org.lamina.`` is security-relevant, so a config asking for an absent plugin's annotation is
+    refused rather than run without it.
     """
 
 
@@ -112,6 +122,20 @@ def lamina_created(ctx: Any) -> None:
 
 
 @hookspec
+def lamina_audit(ctx: Any) -> dict[str, Any] | None:
+    """Report what this plugin applied to the container, for its audit record.
+
+    Runs in the lamina process of ``create`` right after ``lamina_created``, while the init
+    waits on the exec FIFO with its final namespaces, mounts and credentials: read them from
+    ``/proc/<ctx.pid>/`` where you can, so the record says what the kernel holds, not only what
+    config.json asked. Return a JSON-serialisable dict, or None if the plugin applied nothing.
+    The core keeps the dicts (keyed by plugin name) in ``audit.json`` beside state.json, shows
+    them in ``lamina inspect`` and writes them to the admin's audit log. No side effects; an
+    exception is recorded as that plugin's ``error`` instead of failing the container.
+    """
+
+
+@hookspec
 def lamina_started(ctx: Any) -> None:
     """The user process was started (``start`` read the exec FIFO): run OCI ``poststart`` hooks.
 
@@ -141,6 +165,42 @@ def lamina_processes(ctx: Any) -> list[int] | None:
 @hookspec(firstresult=True)
 def lamina_freeze(ctx: Any, frozen: bool) -> bool | None:
     """Freeze (``pause``) or thaw (``resume``) every process of the container. First result wins."""
+
+
+# ---------------------------------------------------------------- exec (a new process in a running container)
+#
+# `lamina exec` reuses the container-side hooks below that make a process (init_lsm,
+# init_before_privileges, init_privileges, init_after_privileges, init_ready, init_exec) with
+# ``ctx.stage == "exec"`` and the new process in ``ctx.config["process"]``; the three hooks here
+# replace what only `create` does (making resources, namespaces, the rootfs).
+
+
+@hookspec
+def lamina_exec_prepare(ctx: Any) -> None:
+    """Get ready to exec a process into the running container ``ctx.id`` (init pid ``ctx.pid``).
+
+    Runs in the lamina process of `exec`, before the fork, after validation. Like lamina_prepare
+    but creates no host resource: compile filters, import what the container side will need.
+    """
+
+
+@hookspec
+def lamina_exec_spawned(ctx: Any, pid: int) -> None:
+    """The exec's first process exists (host pid ``pid``), still in the host namespaces.
+
+    Runs in the lamina process. The cgroups plugin moves ``pid`` into the container's cgroup here,
+    before it joins the container's cgroup namespace.
+    """
+
+
+@hookspec
+def lamina_exec_join(ctx: Any) -> None:
+    """Join the namespaces of the container's init (``/proc/<ctx.pid>/ns/*``), user first.
+
+    Runs in the exec's first process, already in the container's cgroup and made non-dumpable.
+    The core forks right after, so the child is in the container's pid and time namespaces;
+    joining the mount namespace moves the root and cwd to the container's root.
+    """
 
 
 # ---------------------------------------------------------------- init side, in order

@@ -135,3 +135,48 @@ def wait_for_start(ctx) -> None:
     os.close(dirfd)
     os.write(fd, b"0")
     os.close(fd)
+
+
+def exec_first_process(ctx, plugins, ch: channel.Channel) -> None:
+    """The first process of `exec`: join the container, fork the real process. Never returns.
+
+    Non-dumpable before it joins anything: a process of the container must not be able to
+    ptrace it or read its /proc files (fds, memory) while it still holds the runtime's
+    privileges and host fds. The exec'd program becomes dumpable again as exec decides."""
+    from lamina import syscalls
+
+    ctx.channel = ch
+    try:
+        _reset_signals()
+        syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0, what="PR_SET_DUMPABLE 0")
+        ch.expect(channel.GO)  # the lamina process has put us in the container's cgroup
+        plugins.exec_join(ctx)
+        # fork: the child is in the container's pid and time namespaces
+        pid = os.fork()
+        if pid:
+            ch.send(channel.INIT_PID, pid=pid)
+            os._exit(0)
+        exec_process(ctx, plugins, ch)
+    except BaseException as e:  # noqa: BLE001 - every failure is reported, never a traceback
+        _fail(ctx, e)
+    os._exit(EXIT_INIT_FAILED)
+
+
+def exec_process(ctx, plugins, ch: channel.Channel) -> None:
+    from lamina import console
+
+    process = ctx.config["process"]
+    if process.get("terminal"):
+        master, slave = console.open_pty("/", process.get("consoleSize"))
+        ch.send(channel.CONSOLE, fds=[master])
+        os.close(master)
+        console.make_controlling(slave)
+    else:
+        os.setsid()
+    plugins.init_lsm(ctx)
+    plugins.init_privileges(ctx)
+    plugins.init_ready(ctx)
+    ch.send(channel.READY)
+    ch.close()
+    ctx.channel = None
+    plugins.init_exec(ctx)

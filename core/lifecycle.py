@@ -126,6 +126,9 @@ def delete(root: str, cid: str, force: bool) -> None:
             raise
         _force_remove_unreadable(root, cid)
         return
+    if force and c.st.get("_incomplete"):
+        # state.json is gone but the directory is not: its copy may still name what to remove
+        c.st = state.read_backup(root, cid) or c.st
     try:
         delete_locked(c, force)
     finally:
@@ -154,11 +157,26 @@ def delete_locked(c: Container, force: bool, plugins=None) -> list[str]:
 
 
 def _force_remove_unreadable(root: str, cid: str) -> None:
-    """delete --force of a container whose state.json is corrupt: remove what can be known."""
+    """delete --force of a container whose state.json is corrupt: its copy (state.backup.json)
+    still names the init and the plugins' records, so everything goes as usual; without a
+    usable copy only the directory can go, and that is reported, not hidden."""
     from lamina.ids import check_id
 
     check_id(cid)
-    state.remove_dir(state.container_dir(root, cid))
+    try:
+        fd = state.lock(root, cid)
+    except ContainerNotFound:
+        return
+    c = Container(root, cid, state.read_backup(root, cid) or {}, fd)
+    try:
+        if c.st:
+            delete_locked(c, force=True)
+            return
+        state.remove_dir(c.dir)
+    finally:
+        c.close()
+    raise LaminaError(f"state of container {cid} is unreadable and has no usable copy: its state "
+                      "directory was removed, but its init and cgroups cannot be found")
 
 
 def pause(root: str, cid: str, frozen: bool) -> None:

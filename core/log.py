@@ -27,12 +27,14 @@ def _write(level: str, msg: str) -> None:
     path = _settings["path"]
     if not path:
         return
-    if _settings["format"] == "json":
-        import json
+    import json
 
-        line = json.dumps({"level": level, "msg": msg, "time": _timestamp()})
+    if _settings["format"] == "json":
+        # logrus's shape, byte for byte: podman json-decodes the whole file as one object
+        line = json.dumps({"level": level, "msg": msg, "time": _timestamp()}, separators=(",", ":"))
     else:
-        line = f'time="{_timestamp()}" level={level} msg="{msg}"'
+        # logrus's text shape; the message quoted so that a quote or newline in it stays one line
+        line = f'time="{_timestamp()}" level={level} msg={json.dumps(msg)}'
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:

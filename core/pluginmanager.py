@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from lamina import adminconf
+from lamina import adminconf, pluginapi
 from lamina.config import claims as claims_mod
 from lamina.errors import LaminaError
 
@@ -29,6 +29,7 @@ class PluginInfo:
     target: str  # "module" or "module:attr"
     dist: str
     version: str
+    api: int | None = None  # the hook API version it declared (set when loaded)
 
 
 def _index_path() -> str:
@@ -53,11 +54,27 @@ def _discover() -> list[PluginInfo]:
 
     mgr = NamedExtensionManager(GROUP, names=[], invoke_on_load=False)
     out = []
+    owners: dict[tuple[str, str], tuple[str, str]] | None = None
     for ep in mgr.list_entry_points():
         dist = getattr(ep, "dist", None)
-        out.append(PluginInfo(ep.name, ep.value, getattr(dist, "name", "") or "",
-                              getattr(dist, "version", "") or ""))
+        name, version = getattr(dist, "name", "") or "", getattr(dist, "version", "") or ""
+        if not name:  # stevedore's own cache rebuilds entry points without their distribution
+            owners = _entry_point_owners() if owners is None else owners
+            name, version = owners.get((ep.name, ep.value), ("", ""))
+        out.append(PluginInfo(ep.name, ep.value, name, version))
     return out
+
+
+def _entry_point_owners() -> dict[tuple[str, str], tuple[str, str]]:
+    """(entry point name, target) -> (distribution, version), for `lamina plugins`."""
+    from importlib import metadata
+
+    owners = {}
+    for d in metadata.distributions():
+        for ep in d.entry_points:
+            if ep.group == GROUP:
+                owners.setdefault((ep.name, ep.value), (d.metadata["Name"] or "", d.version or ""))
+    return owners
 
 
 def discover() -> list[PluginInfo]:
@@ -109,6 +126,7 @@ class Plugins:
         self.infos: dict[str, PluginInfo] = {}
         self.disabled: list[PluginInfo] = []
         found = discover()
+        specs = pluginapi.spec_names()
         names = {p.name for p in found}
         missing = sorted(self.admin.required - names)
         if missing:
@@ -122,6 +140,9 @@ class Plugins:
                 raise LaminaError(f"two plugins are named {info.name}: {self.infos[info.name].target} "
                                   f"and {info.target}")
             obj = _load_target(info)
+            # a plugin of another hook API, or a hook name pluggy would ignore, is a load error
+            info.api = pluginapi.check_version(info.name, info.dist, info.target, obj)
+            pluginapi.check_hook_names(info.name, obj, specs)
             try:
                 self.pm.register(obj, name=info.name)
             except Exception as e:
@@ -182,6 +203,19 @@ class Plugins:
     def created(self, ctx: Any) -> None:
         self.hook.lamina_created(ctx=ctx)
 
+    def audit(self, ctx: Any) -> dict[str, Any]:
+        """Each plugin's report of what it applied, by plugin name; a failing report is kept as
+        that plugin's error (the audit describes the container, it does not gate it)."""
+        out: dict[str, Any] = {}
+        for impl in reversed(self.hook.lamina_audit.get_hookimpls()):
+            try:
+                result = impl.function(ctx=ctx)
+            except Exception as e:
+                result = {"error": f"{type(e).__name__}: {e}"}
+            if result is not None:
+                out[impl.plugin_name] = result
+        return out
+
     def started(self, ctx: Any) -> None:
         self.hook.lamina_started(ctx=ctx)
 
@@ -203,6 +237,17 @@ class Plugins:
 
     def freeze(self, ctx: Any, frozen: bool) -> bool:
         return bool(self.hook.lamina_freeze(ctx=ctx, frozen=frozen))
+
+    # ------------------------------------------------------------------ exec
+
+    def exec_prepare(self, ctx: Any) -> None:
+        self.hook.lamina_exec_prepare(ctx=ctx)
+
+    def exec_spawned(self, ctx: Any, pid: int) -> None:
+        self.hook.lamina_exec_spawned(ctx=ctx, pid=pid)
+
+    def exec_join(self, ctx: Any) -> None:
+        self.hook.lamina_exec_join(ctx=ctx)
 
     # ------------------------------------------------------------------ init side
 

@@ -32,7 +32,7 @@ def run(root: str, cid: str, bundle: str, opts: CreateOptions, detach: bool, kee
     pending: list[int] = []
     wake_r = -1
     if not detach:
-        wake_r = _install_handlers(pending)
+        wake_r = install_handlers(pending)
     ctx = creation.run()
     c = Container.load(root, cid)
     c.lock_fd = creation.lock_fd
@@ -63,7 +63,7 @@ def _delete_quietly(c: Container, creation: Creation) -> None:
         log.warning(str(e))
 
 
-def _install_handlers(pending: list[int]) -> int:
+def install_handlers(pending: list[int]) -> int:
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(w, warn_on_full_buffer=False)
 

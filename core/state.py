@@ -19,6 +19,10 @@ from lamina.procinfo import is_alive
 DEFAULT_ROOT = "/run/lamina"
 STATE_FILE = "state.json"
 FIFO = "exec.fifo"
+CONFIG_FILE = "config.json"
+# a second copy of state.json, written after it: if state.json is corrupted, `delete --force`
+# still finds the init and the plugins' records (cgroups) here; nothing else reads it
+BACKUP_FILE = "state.backup.json"
 
 
 def container_dir(root: str, cid: str) -> str:
@@ -73,6 +77,13 @@ def is_locked(path: str) -> bool:
         os.close(fd)
 
 
+def _well_formed(st, cid: str) -> bool:
+    """The fields the verbs rely on have their types (anything else would be a traceback later)."""
+    return (isinstance(st, dict) and st.get("id") == cid and isinstance(st.get("pid", 0), int)
+            and not isinstance(st.get("pid", 0), bool) and isinstance(st.get("plugins") or {}, dict)
+            and isinstance(st.get("init_start") or 0, int) and isinstance(st.get("annotations") or {}, dict))
+
+
 def read(root: str, cid: str) -> dict:
     """The stored state; ContainerNotFound if there is none, LaminaError if it is unreadable."""
     path = os.path.join(container_dir(root, cid), STATE_FILE)
@@ -87,7 +98,7 @@ def read(root: str, cid: str) -> dict:
         raise LaminaError(f"cannot read state of container {cid}: {path}: {e.strerror}") from None
     try:
         st = json.loads(data)
-        if not isinstance(st, dict) or st.get("id") != cid or not isinstance(st.get("pid", 0), int):
+        if not _well_formed(st, cid):
             raise ValueError("not a lamina state object for this id")
     except ValueError as e:
         raise LaminaError(f"state of container {cid} is corrupt ({path}: {e}); "
@@ -95,12 +106,36 @@ def read(root: str, cid: str) -> dict:
     return st
 
 
-def write(cdir: str, st: dict) -> None:
-    """Replace state.json atomically, so a reader or a crash never sees half a file."""
-    tmp = os.path.join(cdir, f".{STATE_FILE}.tmp")
-    with open(tmp, "w") as f:
+def read_backup(root: str, cid: str) -> dict | None:
+    """The copy of the state kept beside state.json, or None if it is missing or unusable too."""
+    try:
+        with open(os.path.join(container_dir(root, cid), BACKUP_FILE), "rb") as f:
+            st = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    return st if _well_formed(st, cid) else None
+
+
+def write(cdir: str, st: dict, name: str = STATE_FILE) -> None:
+    """Replace state.json (or another record) atomically, so a reader or a crash never sees
+    half a file."""
+    tmp = os.path.join(cdir, f".{name}.tmp")
+    # 0600: the config carries process.env, which may hold secrets; the directory itself is 0711
+    # only so that the container's user can reach exec.fifo
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
         json.dump(st, f)
-    os.rename(tmp, os.path.join(cdir, STATE_FILE))
+    os.rename(tmp, os.path.join(cdir, name))
+
+
+def read_config(cdir: str) -> dict:
+    """The config.json the container was created from, as validated then (`exec` needs it, and
+    the bundle's file may have changed or gone since)."""
+    try:
+        with open(os.path.join(cdir, CONFIG_FILE), "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError) as e:
+        raise LaminaError(f"cannot read the container's saved config {cdir}/{CONFIG_FILE}: {e}") from None
 
 
 def _frozen(st: dict) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import errno
 import os
 import platform
 
@@ -21,9 +22,9 @@ _ARCH = platform.machine()
 # syscall numbers that glibc 2.36 has no wrapper for
 _NR = {
     "x86_64": {"pivot_root": 155, "openat2": 437, "close_range": 436, "pidfd_open": 434,
-               "pidfd_send_signal": 424, "capget": 125, "capset": 126},
+               "pidfd_send_signal": 424, "capget": 125, "capset": 126, "seccomp": 317},
     "aarch64": {"pivot_root": 41, "openat2": 437, "close_range": 436, "pidfd_open": 434,
-                "pidfd_send_signal": 424, "capget": 90, "capset": 91},
+                "pidfd_send_signal": 424, "capget": 90, "capset": 91, "seccomp": 277},
 }[_ARCH]
 
 
@@ -204,3 +205,52 @@ def pidfd_send_signal(pidfd: int, sig: int) -> None:
 def set_subreaper() -> None:
     """Become the reaper of orphaned descendants (the container init, and what it leaves)."""
     prctl(PR_SET_CHILD_SUBREAPER, 1, what="PR_SET_CHILD_SUBREAPER")
+
+
+# int seccomp(unsigned int operation, unsigned int flags, void *args);
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_GET_ACTION_AVAIL = 2
+
+
+class SECCOMP_FILTER_FLAG(enum.IntFlag):
+    """Flags of seccomp(SECCOMP_SET_MODE_FILTER) (linux/seccomp.h)."""
+
+    TSYNC = 1
+    LOG = 2
+    SPEC_ALLOW = 4
+    NEW_LISTENER = 8
+    TSYNC_ESRCH = 16
+    WAIT_KILLABLE_RECV = 32
+
+
+class SockFprog(ctypes.Structure):
+    """struct sock_fprog: a classic BPF program; keeps its instruction buffer alive."""
+
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    @classmethod
+    def of(cls, bpf: bytes) -> SockFprog:
+        buf = ctypes.create_string_buffer(bpf, len(bpf))
+        prog = cls(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
+        prog._buf = buf  # the kernel reads it at load time, long after this returns
+        return prog
+
+
+def seccomp_set_mode_filter(prog: SockFprog | None, flags: int) -> int:
+    """Install a filter on the calling thread; returns the listener fd with NEW_LISTENER, else 0.
+    ``prog=None`` probes whether the kernel knows ``flags``: it fails with EFAULT if it does."""
+    ret = _syscall(_NR["seccomp"], SECCOMP_SET_MODE_FILTER, ctypes.c_uint(int(flags)),
+                   ctypes.byref(prog) if prog is not None else None)
+    return _check(ret, f"seccomp(SECCOMP_SET_MODE_FILTER, {SECCOMP_FILTER_FLAG(flags)!r})")
+
+
+def seccomp_action_avail(action: int) -> bool:
+    """Whether the kernel knows the filter return action ``action`` (SECCOMP_RET_*)."""
+    value = ctypes.c_uint32(action)
+    ret = _syscall(_NR["seccomp"], SECCOMP_GET_ACTION_AVAIL, 0, ctypes.byref(value))
+    if ret == 0:
+        return True
+    err = ctypes.get_errno()
+    if err == errno.EOPNOTSUPP:
+        return False
+    raise OSError(err, os.strerror(err), f"seccomp(SECCOMP_GET_ACTION_AVAIL, {action:#x})")

@@ -17,7 +17,7 @@ from lamina.errors import LaminaError
 VERBS = {
     "create": "create", "start": "start", "run": "run", "state": "state", "kill": "kill",
     "delete": "delete", "list": "list_", "spec": "spec", "features": "features", "plugins": "plugins",
-    "pause": "pause", "resume": "resume",
+    "pause": "pause", "resume": "resume", "exec": "exec_",
 }
 
 
@@ -53,13 +53,17 @@ class LazyGroup(click.Group):
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--debug", is_flag=True, help="Log debug messages.")
 @click.option("--systemd-cgroup", is_flag=True, help="Use the systemd cgroup driver (not supported yet).")
-@click.option("--rootless", default="auto", help="Accepted for runc compatibility: true, false or auto.")
+@click.option("--rootless", default="auto", type=click.Choice(["true", "false", "auto"], case_sensitive=False),
+              help="Accepted for runc compatibility: true, false or auto.")
 @click.version_option(package_name="lamina", prog_name="lamina")
 @click.pass_context
 def cli(ctx: click.Context, root, log_path, log_format, debug, systemd_cgroup, rootless) -> None:
     """lamina: an OCI container runtime whose isolation layers are plugins."""
     log.configure(log_path, log_format, debug)
     import os
+
+    if debug:
+        log.debug(f"lamina {' '.join(sys.argv[1:])}")
 
     ctx.obj = Globals(os.path.abspath(root), debug, systemd_cgroup, rootless)
 
@@ -72,8 +76,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         sys.exit(130)
     except click.ClickException as e:
-        log.error(e.format_message())
-        sys.exit(e.exit_code)
+        # runc's wording habits and exit code: usage errors are errors like any other (1)
+        msg = e.format_message().rstrip(".")
+        msg = msg[:1].lower() + msg[1:]
+        ctx = getattr(e, "ctx", None)
+        if ctx is not None and ctx.parent is not None:
+            msg = f"{ctx.info_name}: {msg}"
+        log.error(msg)
+        sys.exit(1)
     except LaminaError as e:
         log.error(str(e))
         sys.exit(e.exit_code)

@@ -4,7 +4,8 @@ A field listed here that is present (and not empty) in config.json must be claim
 enabled plugin; otherwise the runtime would silently run the container with less isolation
 than asked for. The list is the security-relevant part of the runtime spec; everything else is
 either the core's own business (ociVersion, annotations, process.terminal and consoleSize: the
-console is the core's) or ignored as the spec requires.
+console is the core's) or ignored as the spec requires. Annotations under ``org.lamina.`` are
+requests to lamina's plugins and are security-relevant too (claimed as ``annotations.<key>``).
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ def _get(config: dict, dotted: str) -> Any:
     return cur
 
 
+# Annotations under this prefix ask lamina's plugins for something (a Landlock ruleset, ...):
+# each must be claimed as ``annotations.<key>`` by an enabled plugin, so that a config asking
+# for an absent or disabled plugin's restriction is refused instead of run without it.
+RESERVED_ANNOTATIONS = "org.lamina."
+
+
 def present(config: dict) -> list[str]:
     """The security-relevant fields that config.json really asks for."""
     out = []
@@ -72,6 +79,9 @@ def present(config: dict) -> list[str]:
         if v is None or v is False or v == [] or v == {} or v == "":
             continue
         out.append(field)
+    annotations = config.get("annotations")
+    if isinstance(annotations, dict):
+        out.extend(f"annotations.{k}" for k in sorted(annotations) if k.startswith(RESERVED_ANNOTATIONS))
     return out
 
 

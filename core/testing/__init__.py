@@ -109,3 +109,59 @@ def make_bundle(parent: str, args: list[str] | None = None, config: dict[str, An
         cfg["process"]["args"] = args
     cfg.setdefault("linux", {}).setdefault("cgroupsPath", f"/{CGROUP_PARENT}/{cid}")
     return Bundle(path, cid, cfg).write()
+
+
+# ---------------------------------------------------------------------- what a container leaves
+
+
+def mount_table() -> set[str]:
+    """The host mount namespace's mounts (mountinfo lines), to compare before and after."""
+    with open("/proc/self/mountinfo") as f:
+        return set(f.read().splitlines())
+
+
+def reap_orphans() -> None:
+    """Reap zombie children of this process: inits and helpers re-parented to it (tests are
+    subreapers). Call only while no subprocess.Popen of this process is outstanding."""
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == b"Z" and int(fields[1]) == me:
+            try:
+                os.waitpid(int(name), os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+def leftovers(root: str, cid: str, cgroups_path: str = "") -> list[str]:
+    """Everything of container `cid` still on the host: its state directory under `root`, its
+    cgroup directories in every hierarchy, and processes in those cgroups or whose command line
+    names it (an init before exec). Empty when the container is gone completely."""
+    import glob
+
+    reap_orphans()
+    found = []
+    if os.path.lexists(os.path.join(root, cid)):
+        found.append(f"state dir {os.path.join(root, cid)}")
+    rel = cgroups_path.strip("/")
+    if rel:
+        found += [f"cgroup {p}" for p in glob.glob(f"/sys/fs/cgroup/*/{rel}") + glob.glob(f"/sys/fs/cgroup/{rel}")]
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{name}/cgroup") as f:
+                cg = f.read()
+        except OSError:
+            continue
+        if cid.encode() in argv or (rel and f"/{rel}\n" in cg):
+            found.append(f"process {name} {b' '.join(argv).decode(errors='replace').strip()}")
+    return found

@@ -237,3 +237,10 @@ def _reap_children() -> None:
             pass
     except ChildProcessError:
         pass
+
+
+@hookimpl
+def lamina_exec_spawned(ctx, pid: int) -> None:
+    # an exec'd process is bound by the container's limits like the init: joined before it
+    # enters the container's cgroup namespace
+    lamina_child_spawned(ctx, pid)

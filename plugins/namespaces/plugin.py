@@ -125,9 +125,23 @@ def lamina_init_user_namespace(ctx) -> bool:
     return True
 
 
+def setgroups_denied() -> bool:
+    """Whether the user namespace we make gets setgroups "deny". As runc: only when the runtime
+    runs without root (the kernel lets an unprivileged writer set gid_map only after "deny");
+    root leaves it "allow", so the container may set its additionalGids."""
+    return os.geteuid() != 0
+
+
 @hookimpl
 def lamina_write_id_maps(ctx, pid: int) -> None:
     linux = ctx.config.get("linux") or {}
+    if setgroups_denied():
+        try:
+            with open(f"/proc/{pid}/setgroups", "w") as f:
+                f.write("deny")
+        except OSError as e:
+            raise LaminaError(f"linux.gidMappings: cannot write deny to /proc/{pid}/setgroups: "
+                              f"{e.strerror.lower()}") from None
     for kind, key in (("uid", "uidMappings"), ("gid", "gidMappings")):
         lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux.get(key) or [])
         try:
@@ -146,6 +160,10 @@ def lamina_init_namespaces(ctx) -> None:
         # files we make belong to the container's root
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
+    if "user" in nss:
+        # made or joined with setgroups "deny": the process plugin must not call setgroups(2)
+        with open("/proc/self/setgroups") as f:
+            ctx.scratch["setgroups_denied"] = f.read().strip() == "deny"
     for t in JOIN_ORDER:
         if t in fds and t != "user":
             _join(t, fds[t], nss[t]["path"])
@@ -194,3 +212,19 @@ def lamina_init_finalize(ctx) -> None:
                 f.write(value)
         except OSError as e:
             raise LaminaError(f"linux.sysctl.{name}: cannot write {value!r}: {e.strerror.lower()}") from None
+
+
+@hookimpl
+def lamina_exec_join(ctx) -> None:
+    # one setns(pidfd, flags) joins every namespace of the init at once, the kernel taking the
+    # user namespace first; the pidfd was checked against the init's start time by the core
+    flags = 0
+    for t in namespaces(ctx.config):
+        flags |= TYPES[t]
+    if not flags:
+        return
+    try:
+        syscalls.setns(ctx.scratch["init_pidfd"], flags, what=f"pidfd of init {ctx.pid}, {CLONE(flags)!r}")
+    except OSError as e:
+        raise LaminaError(f"exec: cannot join the namespaces of container {ctx.id}: "
+                          f"{e.strerror.lower()}") from None

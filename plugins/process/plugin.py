@@ -138,7 +138,11 @@ def lamina_init_privileges(ctx) -> None:
     # keep the permitted set across the uid change, then set the exact sets
     syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 1, what="PR_SET_KEEPCAPS")
     try:
-        os.setgroups(user.get("additionalGids") or [])
+        if not ctx.scratch.get("setgroups_denied"):
+            os.setgroups(user.get("additionalGids") or [])
+        elif user.get("additionalGids"):
+            raise LaminaError("process.user.additionalGids: cannot set supplementary groups: the user "
+                              "namespace has setgroups \"deny\" (a runtime without root)")
     except OSError as e:
         raise LaminaError(f"process.user.additionalGids: setgroups: {e.strerror.lower()}") from None
     try:
@@ -193,3 +197,13 @@ def lamina_init_exec(ctx) -> bool:
     p = ctx.config["process"]
     execute.execute(ctx.scratch["exec_path"], p["args"], p.get("env") or [], ctx.options.preserve_fds)
     return True
+
+
+@hookimpl
+def lamina_exec_prepare(ctx) -> None:
+    lamina_prepare(ctx)
+
+
+@hookimpl
+def lamina_exec_spawned(ctx, pid: int) -> None:
+    lamina_child_spawned(ctx, pid)

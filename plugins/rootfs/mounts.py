@@ -25,7 +25,8 @@ PROC_BIND_ALLOWED = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc
 
 def destination(m: dict) -> str:
     """Destinations are absolute in the container; a relative one is taken relative to /."""
-    return os.path.normpath("/" + m["destination"])
+    # lstrip first: normpath keeps a leading "//" (POSIX), which would make "/proc" compare unequal
+    return os.path.normpath("/" + m["destination"].lstrip("/"))
 
 
 def _reopen(rootfs: str, dest: str) -> int:
@@ -65,7 +66,11 @@ def _target(rootfs: str, dest: str, want_file: bool, must_be_dir: bool, what: st
                 raise
         else:
             mode = os.fstat(fd).st_mode
-            if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
+            if stat.S_ISLNK(mode):  # O_PATH|O_NOFOLLOW opens the link itself
+                os.close(fd)
+                raise LaminaError(f"{what}: {dest} is a symlink inside the rootfs; refusing to mount "
+                                  "there (it must be a real directory)")
+            if not stat.S_ISDIR(mode):
                 os.close(fd)
                 raise LaminaError(f"{what}: {dest} is not a directory inside the rootfs; refusing to mount "
                                   "there")
@@ -99,6 +104,21 @@ def check(m: dict, where: str) -> list[str]:
     return problems
 
 
+def _refuse_proc_cover(rootfs: str, fd: int, dest: str, mtype: str, bind: bool, where: str) -> None:
+    """`check` sees only the destination as written; through a symlink in the image
+    (rootfs/p -> /proc) it may still resolve onto procfs. Only a real proc (or an allowed
+    lxcfs-style bind) may cover it, or the masks and LSM writes made under /proc later would
+    land on the cover (the CVE-2019-19921 class). Closes fd when it refuses."""
+    if mtype == "proc":
+        return
+    rel = os.path.relpath(os.readlink(paths.host_path(fd)), os.path.realpath(rootfs))
+    inside = "/" if rel == "." else "/" + rel
+    if (inside == "/proc" or inside.startswith("/proc/")) and not (bind and inside in PROC_BIND_ALLOWED):
+        os.close(fd)
+        raise LaminaError(f"{where}.destination: {dest} resolves to {inside} inside the rootfs; "
+                          "only a proc mount may be placed there")
+
+
 def mount_one(ctx, index: int, m: dict, deferred: list) -> None:
     rootfs = ctx.rootfs
     where = f"mounts[{index}]"
@@ -119,6 +139,7 @@ def mount_one(ctx, index: int, m: dict, deferred: list) -> None:
         except OSError as e:
             raise LaminaError(f"{where}: bind source {source}: {e.strerror.lower()}") from None
         fd = _target(rootfs, dest, want_file=not src_is_dir, must_be_dir=False, what=where)
+        _refuse_proc_cover(rootfs, fd, dest, mtype, True, where)
         try:
             _mount_fd(source, fd, mtype if mtype not in ("bind", "none", "") else None,
                       MS.BIND | (o.flags & MS.REC), None)
@@ -134,6 +155,7 @@ def mount_one(ctx, index: int, m: dict, deferred: list) -> None:
                 raise LaminaError(f"{where}: remount {dest} with its options: {e.strerror.lower()}") from None
     else:
         fd = _target(rootfs, dest, want_file=False, must_be_dir=mtype in ("proc", "sysfs"), what=where)
+        _refuse_proc_cover(rootfs, fd, dest, mtype, False, where)
         flags = o.flags
         if mtype == "tmpfs" and o.readonly:
             # populated first (devices, sub-mounts, tmpcopyup), made read-only in finalize

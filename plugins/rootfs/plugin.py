@@ -109,7 +109,11 @@ def lamina_init_rootfs(ctx) -> None:
         devices.create(rootfs, dev, userns)
     cwd = (config.get("process") or {}).get("cwd")
     if cwd and cwd.startswith("/"):
-        os.close(paths.mkdir_all(rootfs, cwd))
+        try:
+            os.close(paths.mkdir_all(rootfs, cwd))
+        except OSError as e:  # ELOOP: a magic link such as /proc/self/fd/N (never followed)
+            raise LaminaError(f"process.cwd: cannot create {cwd} in the rootfs: "
+                              f"{os.strerror(e.errno).lower()}") from None
     ctx.scratch["deferred_ro"] = deferred
 
 

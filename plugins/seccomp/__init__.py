@@ -1,0 +1,1 @@
+"""Built-in plugin: linux.seccomp, compiled with libseccomp on the host, loaded in the init."""

@@ -8,7 +8,8 @@ PY      := $(VENV)/bin/python
 LAMINA  := $(VENV)/bin/lamina
 BUNDLES ?= /var/tmp/lamina-bundles
 APT_PKGS := busybox-static runc crun python3-seccomp python3-selinux python3-venv hyperfine \
-            iproute2 libcap2-bin
+            iproute2 libcap2-bin \
+            qemu-system-x86 debootstrap e2fsprogs kmod cpio policycoreutils
 
 .PHONY: install apt venv demo test unit integration lint bench clean
 
@@ -28,6 +29,10 @@ venv: apt
 	   "pytest>=7.4" ruff
 	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
 	@rm -rf build *.egg-info
+	@# the example third-party plugin, its own distribution installed beside lamina (tests/integration/test_landlock.py)
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall \
+	   ./examples/lamina-landlock
+	@rm -rf examples/lamina-landlock/build examples/lamina-landlock/*.egg-info
 	@$(PY) -m compileall -q $(VENV)/lib >/dev/null
 	@$(LAMINA) --version
 
@@ -35,7 +40,7 @@ demo: install
 	@$(PY) -m lamina.demo --lamina $(LAMINA) --bundles $(BUNDLES)
 
 test: install lint
-	$(PY) -m pytest -p no:cacheprovider -q tests
+	$(PY) -m pytest -p no:cacheprovider -q -rs tests
 
 unit: install
 	$(PY) -m pytest -p no:cacheprovider -q tests/unit
@@ -50,4 +55,4 @@ bench: install
 	$(PY) bench/bench.py --lamina $(LAMINA)
 
 clean:
-	rm -rf build *.egg-info
+	rm -rf build *.egg-info examples/lamina-landlock/build examples/lamina-landlock/*.egg-info

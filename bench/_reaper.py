@@ -51,12 +51,13 @@ def run(argv: list[str], timeout: float = 300.0, env: dict[str, str] | None = No
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
             status = _wait_for(p.pid)
-        except CommandTimeout:
-            os.killpg(p.pid, signal.SIGKILL)
+        except BaseException as e:  # timeout, ^C, SIGTERM: stop the command before cleaning up
             signal.setitimer(signal.ITIMER_REAL, 0)
-            status = _wait_for(p.pid)
-            p.returncode = os.waitstatus_to_exitcode(status)
-            raise CommandTimeout(f"{' '.join(argv[:3])} ...: no result after {timeout:.0f} s") from None
+            os.killpg(p.pid, signal.SIGKILL)
+            p.returncode = os.waitstatus_to_exitcode(_wait_for(p.pid))
+            if isinstance(e, CommandTimeout):
+                raise CommandTimeout(f"{' '.join(argv[:3])} ...: no result after {timeout:.0f} s") from None
+            raise
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)

@@ -153,8 +153,10 @@ class Workspace:
         for parent in self._cgroup_parents():
             if parent in self.cgroup_parents_before:
                 continue
+            if any(e.is_dir() for e in os.scandir(parent)):
+                continue  # another bench run's containers: that run removes the parent
             try:
                 os.rmdir(parent)
-            except OSError:
-                pass  # not empty: another bench run uses it and removes it after itself
+            except OSError as e:
+                problems.append(f"cannot remove cgroup {parent}: {e.strerror}")
         return problems

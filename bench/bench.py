@@ -14,6 +14,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import statistics
 import sys
 import time
@@ -38,21 +39,23 @@ MEMORY_SAMPLES = 3
 TARGET_RUN_RATIO = 1.5
 
 
+Args = argparse.Namespace
+
+
 class ScenarioFailed(Exception):
     pass
 
 
 # ---------------------------------------------------------------------- measuring
 
-def hyperfine(ws: Workspace, rt: Runtime, name: str, command: str, *, scan: int = 0, runs: int = 0,
-              warmup: int = 0, timeout: float = 300) -> dict:
-    """Time ``command`` with hyperfine (no shell: -N). With ``scan`` the command contains ``{i}``
-    and runs once per i in 1..scan (each run needs its own container id); the times of all
-    those single runs make the sample."""
+def hyperfine(ws: Workspace, rt: Runtime, name: str, command: str, *, scan: tuple[int, int] | None = None,
+              runs: int = 0, warmup: int = 0, timeout: float = 300) -> list[float]:
+    """Time ``command`` with hyperfine (no shell: -N); the times in ms. With ``scan=(a, b)`` the
+    command contains ``{i}`` and runs once per i in a..b (each run needs its own container id)."""
     out = os.path.join(ws.dir, f"hf-{rt.name}-{name}.json")
     argv = ["hyperfine", "-N", "--style", "none", "--export-json", out]
     if scan:
-        argv += ["--runs", "1", "--parameter-scan", "i", "1", str(scan)]
+        argv += ["--runs", "1", "--parameter-scan", "i", str(scan[0]), str(scan[1])]
     else:
         argv += ["--runs", str(runs), "--warmup", str(warmup)]
     argv.append(command)
@@ -64,8 +67,7 @@ def hyperfine(ws: Workspace, rt: Runtime, name: str, command: str, *, scan: int 
         raise ScenarioFailed(f"hyperfine: {r.last_error_line()}")
     with open(out) as f:
         results = json.load(f)["results"]
-    times = [t * 1000 for res in results for t in res["times"]]
-    return summary(times, "ms")
+    return [t * 1000 for res in results for t in res["times"]]
 
 
 def summary(values: list[float], unit: str) -> dict:
@@ -81,51 +83,114 @@ def summary(values: list[float], unit: str) -> dict:
     }
 
 
-def scan_ids(ws: Workspace, rt: Runtime, scenario: str, count: int, args: list[str]) -> str:
-    """Bundles for ids <token>-<runtime>-<scenario>-1..count; the id with ``{i}`` for hyperfine."""
-    for i in range(1, count + 1):
-        ws.bundle(f"{ws.token}-{rt.name}-{scenario}-{i}", args)
+def chunks(runs: int, rounds: int) -> list[tuple[int, int]]:
+    """1..runs cut into ``rounds`` consecutive ranges of nearly equal size."""
+    rounds = max(1, min(rounds, runs))
+    bounds = [round(k * runs / rounds) for k in range(rounds + 1)]
+    return [(bounds[k] + 1, bounds[k + 1]) for k in range(rounds)]
+
+
+# ---------------------------------------------------------------------- timed scenarios
+# Each is (setup, chunk, teardown): setup and teardown are untimed; chunk times runs first..last.
+# The runtimes take turns chunk by chunk, so a change of load on a shared machine hits all alike.
+
+def _scan_id(ws: Workspace, rt: Runtime, scenario: str) -> str:
     return f"{ws.token}-{rt.name}-{scenario}-{{i}}"
 
 
-# ---------------------------------------------------------------------- scenarios
+def _bundles(ws: Workspace, cid: str, first: int, last: int, args: list[str]) -> str:
+    """Bundles for ``cid`` with {i} = first..last; the bundle path with ``{i}``."""
+    for i in range(first, last + 1):
+        ws.bundle(cid.replace("{i}", str(i)), args)
+    return os.path.join(ws.bundles, cid)
 
-def bench_run(ws: Workspace, rt: Runtime, opts: argparse.Namespace) -> dict:
-    cid = scan_ids(ws, rt, "run", opts.runs, ["/bin/true"])
-    return hyperfine(ws, rt, "run", rt.cmd("run", "--bundle", os.path.join(ws.bundles, cid), cid),
-                     scan=opts.runs)
+
+def run_chunk(ws: Workspace, rt: Runtime, opts: Args, first: int, last: int) -> list[float]:
+    cid = _scan_id(ws, rt, "run")
+    bundle = _bundles(ws, cid, first, last, ["/bin/true"])
+    return hyperfine(ws, rt, "run", rt.cmd("run", "--bundle", bundle, cid), scan=(first, last))
 
 
-def bench_cycle(ws: Workspace, rt: Runtime, opts: argparse.Namespace) -> dict:
+def cycle_chunk(ws: Workspace, rt: Runtime, opts: Args, first: int, last: int) -> list[float]:
     # /bin/true: by the time `delete` runs the process has exited (the ordinary path of a task).
     # A still-running process would measure runc's fixed 100 ms sleep after SIGKILL in
     # `delete --force` instead of the runtime's work; --force only covers the rare race.
-    cid = scan_ids(ws, rt, "cycle", opts.runs, ["/bin/true"])
-    script = " && ".join([rt.cmd("create", "--bundle", os.path.join(ws.bundles, cid), cid),
-                          rt.cmd("start", cid), rt.cmd("delete", "--force", cid)])
-    return hyperfine(ws, rt, "cycle", shlex.join(["sh", "-c", script]), scan=opts.runs)
+    cid = _scan_id(ws, rt, "cycle")
+    bundle = _bundles(ws, cid, first, last, ["/bin/true"])
+    script = " && ".join([rt.cmd("create", "--bundle", bundle, cid), rt.cmd("start", cid),
+                          rt.cmd("delete", "--force", cid)])
+    return hyperfine(ws, rt, "cycle", shlex.join(["sh", "-c", script]), scan=(first, last))
 
 
-def bench_state(ws: Workspace, rt: Runtime, opts: argparse.Namespace) -> dict:
-    cid = f"{ws.token}-{rt.name}-state"
-    create(ws, rt, cid)
-    try:
-        return hyperfine(ws, rt, "state", rt.cmd("state", cid), runs=opts.runs, warmup=min(3, opts.runs))
-    finally:
-        rt.call("delete", "--force", cid)
+def _state_id(ws: Workspace, rt: Runtime) -> str:
+    return f"{ws.token}-{rt.name}-state"
 
 
-def bench_parallel(ws: Workspace, rt: Runtime, opts: argparse.Namespace) -> dict:
-    n = opts.parallel
+def state_setup(ws: Workspace, rt: Runtime) -> None:
+    create(ws, rt, _state_id(ws, rt))
+
+
+def state_chunk(ws: Workspace, rt: Runtime, opts: Args, first: int, last: int) -> list[float]:
+    return hyperfine(ws, rt, "state", rt.cmd("state", _state_id(ws, rt)), runs=last - first + 1,
+                     warmup=3 if first == 1 else 1)
+
+
+def state_teardown(ws: Workspace, rt: Runtime) -> None:
+    rt.call("delete", "--force", _state_id(ws, rt))
+
+
+def parallel_chunk(ws: Workspace, rt: Runtime, opts: Args, first: int, last: int) -> list[float]:
     lines = ["rc=0", "pids="]
-    for j in range(1, n + 1):
+    for j in range(1, opts.parallel + 1):
         cid = f"{ws.token}-{rt.name}-par-{{i}}-{j}"
-        lines.append(f"{rt.cmd('run', '--bundle', os.path.join(ws.bundles, cid), cid)} & pids=\"$pids $!\"")
+        bundle = _bundles(ws, cid, first, last, ["/bin/true"])
+        lines.append(f"{rt.cmd('run', '--bundle', bundle, cid)} & pids=\"$pids $!\"")
     lines += ["for p in $pids; do wait $p || rc=1; done", "exit $rc"]
-    for i in range(1, opts.runs + 1):
-        for j in range(1, n + 1):
-            ws.bundle(f"{ws.token}-{rt.name}-par-{i}-{j}", ["/bin/true"])
-    return hyperfine(ws, rt, "parallel", shlex.join(["sh", "-c", "\n".join(lines)]), scan=opts.runs)
+    return hyperfine(ws, rt, "parallel", shlex.join(["sh", "-c", "\n".join(lines)]), scan=(first, last))
+
+
+def _nothing(ws: Workspace, rt: Runtime) -> None:
+    pass
+
+
+Chunk = Callable[[Workspace, Runtime, Args, int, int], list[float]]
+Step = Callable[[Workspace, Runtime], None]
+TIMED: dict[str, tuple[Step, Chunk, Step]] = {
+    "run": (_nothing, run_chunk, _nothing),
+    "cycle": (_nothing, cycle_chunk, _nothing),
+    "state": (state_setup, state_chunk, state_teardown),
+    "parallel": (_nothing, parallel_chunk, _nothing),
+}
+
+
+def bench_timed(ws: Workspace, runtimes: list[Runtime], sc: str, opts: argparse.Namespace) -> dict[str, dict]:
+    setup, chunk, teardown = TIMED[sc]
+    times: dict[str, list[float]] = {rt.name: [] for rt in runtimes}
+    failed: dict[str, str] = {}
+    try:
+        for rt in runtimes:
+            try:
+                setup(ws, rt)
+            except ScenarioFailed as e:
+                failed[rt.name] = str(e)
+        for first, last in chunks(opts.runs, opts.rounds):
+            for rt in runtimes:
+                if rt.name in failed:
+                    continue
+                progress(f"{sc} {rt.name} runs {first}-{last}")
+                try:
+                    times[rt.name] += chunk(ws, rt, opts, first, last)
+                except ScenarioFailed as e:
+                    failed[rt.name] = str(e)
+    finally:
+        for rt in runtimes:
+            teardown(ws, rt)
+    return {rt.name: {"error": failed[rt.name]} if rt.name in failed else summary(times[rt.name], "ms")
+            for rt in runtimes}
+
+
+def progress(msg: str) -> None:
+    print(f"bench: {msg} ...", file=sys.stderr, flush=True)
 
 
 def bench_memory(ws: Workspace, rt: Runtime, opts: argparse.Namespace) -> dict:
@@ -167,12 +232,6 @@ def read_memory(pid: int) -> dict[str, float]:
     except OSError:
         pass
     return out
-
-
-BENCHES: dict[str, Callable[[Workspace, Runtime, argparse.Namespace], dict]] = {
-    "run": bench_run, "cycle": bench_cycle, "state": bench_state, "parallel": bench_parallel,
-    "memory": bench_memory,
-}
 
 
 # ---------------------------------------------------------------------- runtimes
@@ -232,8 +291,8 @@ def table(report: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = []
     for k, r in enumerate(rows):
-        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])] + [c.rjust(w) for c, w in zip(r[2:], widths[2:],
-                                                                                           strict=True)]
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+        cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:], strict=True)]
         lines.append("  ".join(cells))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -249,13 +308,11 @@ def notes(report: dict) -> list[str]:
         for sc, r in per.items():
             if "error" in r:
                 out.append(f"{name} {sc} failed: {r['error']}")
-    mem = report["results"].get("lamina", {}).get("memory", {}).get("detail")
-    if mem:
-        out.append("lamina init memory (KiB, median): " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items()))
     for name in report["runtimes"]:
         d = report["results"][name].get("memory", {}).get("detail")
-        if d and name != "lamina":
-            out.append(f"{name} init memory (KiB, median): " + ", ".join(f"{k} {v:.0f}" for k, v in d.items()))
+        if d:
+            out.append(f"{name} init memory (KiB, median): "
+                       + ", ".join(f"{k} {v:.0f}" for k, v in d.items()))
     q = report["ratios"].get("run", {}).get("lamina/runc")
     if q is not None:
         verdict = "met" if q <= TARGET_RUN_RATIO else "NOT met"
@@ -281,7 +338,8 @@ def csv_choice(allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
         items = [s.strip() for s in text.split(",") if s.strip()]
         bad = [s for s in items if s not in allowed]
         if bad or not items:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected a comma-separated list of {', '.join(allowed)}")
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected a comma-separated list of {', '.join(allowed)}")
         return items
     return parse
 
@@ -293,6 +351,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runc", default="runc")
     p.add_argument("--crun", default="crun")
     p.add_argument("--runs", type=int, default=20, help="timed runs per scenario and runtime (default 20)")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="the runtimes take turns in this many rounds per scenario (default 4)")
     p.add_argument("--parallel", type=int, default=10, help="containers started at once (default 10)")
     p.add_argument("--only", type=csv_choice(SCENARIOS), default=list(SCENARIOS),
                    help=f"scenarios, comma-separated: {','.join(SCENARIOS)}")
@@ -300,8 +360,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="runtimes, comma-separated (default lamina,runc,crun)")
     p.add_argument("--json", metavar="FILE", help="write every number to FILE")
     opts = p.parse_args(argv)
-    if opts.runs < 1 or opts.parallel < 1:
-        p.error("--runs and --parallel must be at least 1")
+    if min(opts.runs, opts.parallel, opts.rounds) < 1:
+        p.error("--runs, --rounds and --parallel must be at least 1")
     # --runs 1 gives no stdev; hyperfine itself is happy with it
     opts.only = [s for s in SCENARIOS if s in opts.only]
     opts.runtimes = [r for r in RUNTIMES if r in opts.runtimes]
@@ -317,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: hyperfine is missing (apt-get install hyperfine)", file=sys.stderr)
         return 2
     _reaper.become_subreaper()
+    # SIGTERM unwinds like ^C, so the containers started so far are deleted
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ws = Workspace()
     runtimes: list[Runtime] = []
     started = time.monotonic()
@@ -330,18 +392,24 @@ def main(argv: list[str] | None = None) -> int:
                 probe(ws, rt)
             if rt.skipped:
                 print(f"bench: {rt.name} skipped: {rt.skipped}", file=sys.stderr)
+        active = [rt for rt in runtimes if not rt.skipped]
         for sc in opts.only:
-            for rt in runtimes:
-                if rt.skipped:
-                    continue
-                print(f"bench: {sc} {rt.name} ...", file=sys.stderr, flush=True)
-                try:
-                    results[rt.name][sc] = BENCHES[sc](ws, rt, opts)
-                except ScenarioFailed as e:
-                    results[rt.name][sc] = {"error": str(e)}
+            if sc == "memory":
+                for rt in active:
+                    progress(f"memory {rt.name}")
+                    try:
+                        results[rt.name][sc] = bench_memory(ws, rt, opts)
+                    except ScenarioFailed as e:
+                        results[rt.name][sc] = {"error": str(e)}
+                continue
+            for name, res in bench_timed(ws, active, sc, opts).items():
+                results[name][sc] = res
     finally:
         problems = ws.cleanup(runtimes)
+        for line in problems:
+            print(f"bench: cleanup: {line}", file=sys.stderr)
     report = {
+        "token": ws.token,
         "machine": machine(),
         "runs": opts.runs,
         "parallel": opts.parallel,
@@ -363,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {rt.name}: {v or 'skipped'} ({rt.binary}){' [private mount ns]' if rt.private_ns else ''}")
     print()
     print(table(report))
-    for line in notes(report) + [f"cleanup: {p}" for p in problems]:
+    for line in notes(report):
         print(f"  {line}")
     print(f"  ({report['seconds']} s)")
     if opts.json:

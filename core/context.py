@@ -40,6 +40,14 @@ class Context:
         """This plugin's saved-state dict (created on first use)."""
         return self.plugin_state.setdefault(plugin, {})
 
+    def exec_fifo(self) -> str:
+        """The FIFO the init opens for writing, after every init hook up to ``lamina_init_ready``,
+        to wait for `start`: a plugin that confines the init's own file access (Landlock, an LSM
+        profile) must leave that one open allowed. A host path, reachable before pivot_root."""
+        from lamina.state import FIFO
+
+        return f"{self.state_dir}/{FIFO}"
+
     def oci_state(self, status: str) -> dict[str, Any]:
         """The state object given to OCI hooks on stdin."""
         st = {"ociVersion": self.config.get("ociVersion", ""), "id": self.id, "status": status,

@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from lamina import OCI_VERSION, channel, state
+from lamina import OCI_VERSION, audit, channel, state
 from lamina.config import load as config_load
 from lamina.config import schema
 from lamina.context import Context, CreateOptions
@@ -75,6 +75,7 @@ def _state_of(ctx: Context, created: str) -> dict:
         "plugins": ctx.plugin_state,
         "freezer": ctx.scratch.get("freezer"),
         "wants_started": bool(ctx.scratch.get("wants_started")),
+        "audit_log": ctx.scratch.get("audit_log"),  # so start/kill/delete log without the admin file
     }
 
 
@@ -95,9 +96,14 @@ class Creation:
 
         self.plugins = Plugins()
         self.bundle = config_load.bundle_path(bundle)
-        config = load_and_validate(cid, self.bundle, opts, self.plugins)
+        try:
+            config = load_and_validate(cid, self.bundle, opts, self.plugins)
+        except LaminaError as e:
+            audit.refused(self.plugins.admin.audit_log, cid, self.bundle, e)
+            raise
         self.ctx = Context(id=cid, root=root, bundle=self.bundle, config=config,
                            rootfs=config_load.rootfs_path(self.bundle, config), options=opts)
+        self.ctx.scratch["audit_log"] = self.plugins.admin.audit_log
         self.created_at = _now_rfc3339()
         self.lock_fd = -1
         self.console_master: int | None = None
@@ -128,6 +134,7 @@ class Creation:
             _boundary("prepared")
             self._spawn()
             self.plugins.created(ctx)
+            audit.created(ctx, self.plugins, self.created_at)  # audit.json, and the log line
             self.persist()
             _boundary("created")
             if ctx.options.pid_file:
@@ -175,6 +182,8 @@ class Creation:
         ctx.scratch["first_pid"] = pid
         try:
             self._follow(ours, pid)
+        except channel.ChannelClosed:  # a send to an init that died (killed by a hook, say)
+            raise LaminaError(_why_init_died(pid, ctx.pid)) from None
         finally:
             ours.close()
             _reap(pid)
@@ -206,12 +215,15 @@ class Creation:
                 self._console(fds)
             elif kind == channel.CREATE_RUNTIME:
                 try:
+                    # the init is alone in its cgroup now (its first process reaped): limits
+                    # as low as pids.max=0 cannot stop it, and the OCI hooks see them
+                    self.plugins.apply_limits(ctx)
                     self.plugins.create_runtime(ctx)
                 except LaminaError as e:
                     ch.send(channel.ERROR, msg=str(e))
                     raise
                 _boundary("create-runtime")
-                ch.send(channel.OK)
+                ch.send(channel.OK, pid=ctx.pid)  # the init's own host pid, for its hooks' state
             elif kind == channel.READY:
                 _boundary("ready")
                 return

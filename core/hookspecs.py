@@ -105,6 +105,17 @@ def lamina_write_id_maps(ctx: Any, pid: int) -> None:
 
 
 @hookspec
+def lamina_apply_limits(ctx: Any) -> None:
+    """Apply the container's resource limits (``linux.resources``) to its cgroup.
+
+    Runs in the lamina process when the init asks for the createRuntime hooks, right before
+    them: the init has made its mounts and waits, alone in its cgroup (its first process has
+    exited and been reaped), so a limit as low as ``pids.limit`` 0 cannot stop it from exec'ing,
+    and the OCI hooks already see the limits (as with runc). Raise LaminaError to fail create.
+    """
+
+
+@hookspec
 def lamina_create_runtime(ctx: Any) -> None:
     """Run the OCI ``createRuntime`` and ``prestart`` hooks.
 
@@ -165,6 +176,28 @@ def lamina_processes(ctx: Any) -> list[int] | None:
 @hookspec(firstresult=True)
 def lamina_freeze(ctx: Any, frozen: bool) -> bool | None:
     """Freeze (``pause``) or thaw (``resume``) every process of the container. First result wins."""
+
+
+@hookspec(firstresult=True)
+def lamina_stats(ctx: Any) -> dict[str, Any] | None:
+    """The container's resource counters (``events``), in the shape of runc's stats object
+    (``cpu``, ``cpuset``, ``memory``, ``pids``, ``blkio``, ``hugetlb``; nanoseconds and bytes).
+
+    Runs in the lamina process of ``events``; reads only. ``memory.raw.oom_kill``, when present,
+    counts the container's OOM kills (``events`` reports each new one). First result wins.
+    """
+
+
+@hookspec
+def lamina_update(ctx: Any, resources: dict[str, Any]) -> list[str]:
+    """Change the limits of a created, running or paused container (``update``).
+
+    Runs in the lamina process of ``update`` holding the container's lock. ``resources`` is a
+    runtime-spec LinuxResources object holding only what is to change (already type-checked).
+    Check everything before writing anything; raise LaminaError (ConfigError for bad fields) to
+    refuse. Return the top-level keys of ``resources`` this plugin applied: a key no plugin
+    applied makes ``update`` fail. State saved in ``ctx.plugin_state`` is written back.
+    """
 
 
 # ---------------------------------------------------------------- exec (a new process in a running container)

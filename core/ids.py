@@ -6,7 +6,9 @@ import re
 
 from lamina.errors import LaminaError
 
-MAX_ID_LEN = 1024
+# runc allows 1024 characters, but the id names the state directory and no file name may be
+# longer than NAME_MAX: a longer id could only fail later, half-way, with "file name too long"
+MAX_ID_LEN = 255
 _VALID = re.compile(r"[A-Za-z0-9_+.-]+")
 
 
@@ -15,7 +17,8 @@ def check_id(cid: str) -> str:
     if not cid:
         raise LaminaError("invalid container id: must not be empty")
     if len(cid) > MAX_ID_LEN:
-        raise LaminaError(f"invalid container id: {len(cid)} characters is longer than {MAX_ID_LEN}")
+        raise LaminaError(f"invalid container id: {len(cid)} characters is longer than {MAX_ID_LEN} "
+                          "(the id names its state directory)")
     if cid in (".", "..") or not _VALID.fullmatch(cid):
         raise LaminaError(f"invalid container id {cid!r}: use only letters, digits and _ + . -")
     return cid

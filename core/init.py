@@ -109,7 +109,8 @@ def container_init(ctx, plugins, ch: channel.Channel) -> None:
         ch.send(channel.CONSOLE, fds=[master])
         os.close(master)
     ch.send(channel.CREATE_RUNTIME)
-    ch.expect(channel.OK)
+    # the OCI state given to createContainer/startContainer hooks names the host pid
+    ctx.pid = ch.expect(channel.OK).get("pid", 0)
     plugins.init_create_container(ctx)
     plugins.init_finalize(ctx)
     plugins.init_pivot(ctx)
@@ -129,12 +130,14 @@ def container_init(ctx, plugins, ch: channel.Channel) -> None:
 
 
 def wait_for_start(ctx) -> None:
-    """Block until `start` opens the exec FIFO for reading, then tell it we go on."""
+    """Block until `start` opens the exec FIFO for reading, then tell it we go on. Our end stays
+    open (close-on-exec) through the startContainer hooks: `start` reads until EOF, so it
+    returns, and runs poststart, only once the user process was exec'd (or the init died)."""
     dirfd = ctx.scratch.pop("state_dir_fd")
     fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=dirfd)
     os.close(dirfd)
     os.write(fd, b"0")
-    os.close(fd)
+    ctx.scratch["exec_fifo_fd"] = fd
 
 
 def exec_first_process(ctx, plugins, ch: channel.Channel) -> None:

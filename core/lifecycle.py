@@ -28,6 +28,7 @@ def start_locked(c: Container, plugins=None) -> None:
     if status != "created":
         raise LaminaError(f"cannot start an already {status} container: {c.id}")
     release(c)
+    _audit(c, "start")
     if c.st.get("wants_started"):
         from lamina.pluginmanager import Plugins
 
@@ -58,9 +59,21 @@ def release(c: Container) -> None:
                     break
             if c.status() == "stopped":
                 raise LaminaError(f"cannot start container {c.id}: its init exited before the start")
+        os.unlink(fifo)
+        # the init holds its end until exec (close-on-exec): EOF means the user process runs
+        # (poststart must come after that) or the init died in a startContainer hook
+        while select.select([fd], [], [])[0] and os.read(fd, 64):
+            pass
     finally:
         os.close(fd)
-    os.unlink(fifo)
+
+
+def _audit(c: Container, event: str, **fields) -> None:
+    """One line in the admin's audit log, if the container was created with one."""
+    if c.st.get("audit_log"):
+        from lamina import audit
+
+        audit.event(c.st, event, **fields)
 
 
 def _kill_init(c: Container) -> None:
@@ -94,6 +107,7 @@ def kill(root: str, cid: str, sig: int, all_: bool) -> None:
 
         if not Plugins().kill_all(c.context(), sig):
             raise LaminaError("kill --all: no enabled plugin can signal every process of the container")
+        _audit(c, "kill", signal=sig, all=True)
         return
     if status in ("stopped", "creating"):
         raise ContainerNotRunning(cid)
@@ -112,6 +126,7 @@ def kill(root: str, cid: str, sig: int, all_: bool) -> None:
         raise ContainerNotRunning(cid) from None
     finally:
         os.close(fd)
+    _audit(c, "kill", signal=sig, all=False)
 
 
 def delete(root: str, cid: str, force: bool) -> None:
@@ -151,6 +166,7 @@ def delete_locked(c: Container, force: bool, plugins=None) -> list[str]:
     _kill_init(c)
     errors = plugins.teardown(ctx)
     state.remove_dir(c.dir)
+    _audit(c, "delete", force=force, status=status, errors=errors)
     if errors:
         raise LaminaError(f"container {c.id} deleted, but: {'; '.join(errors)}")
     return errors

@@ -50,17 +50,21 @@ def spec_names() -> set[str]:
 
 
 def check_hook_names(name: str, obj: Any, specs: set[str]) -> None:
-    """Every attribute named ``lamina_*`` must be a hook implementation of a known hook."""
+    """Every attribute named ``lamina_*`` must be a hook implementation of a known hook: the
+    prefix is reserved for hooks (as ``pytest_`` is in pytest), so helpers take other names."""
     for attr in sorted(dir(obj)):
         if not attr.startswith(PREFIX):
             continue
         value = getattr(obj, attr, None)
-        if attr not in specs:
+        opts = getattr(value, "lamina_impl", None) if callable(value) else None
+        # @hookimpl(specname=...) implements a hook under another name (two impls of one hook)
+        hook = (opts or {}).get("specname") or attr
+        if hook not in specs:
             import difflib
 
-            near = difflib.get_close_matches(attr, sorted(specs), n=1)
+            near = difflib.get_close_matches(hook, sorted(specs), n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
-            raise LaminaError(f"plugin {name}: {attr} is not a lamina hook{hint}")
-        if not callable(value) or not hasattr(value, "lamina_impl"):
+            raise LaminaError(f"plugin {name}: {hook} is not a lamina hook{hint}")
+        if opts is None:
             raise LaminaError(f"plugin {name}: {attr} is not marked with @lamina.hookimpl, so it would "
                               f"never be called")

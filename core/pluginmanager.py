@@ -117,7 +117,6 @@ class Plugins:
 
     def __init__(self, admin: adminconf.AdminConfig | None = None) -> None:
         import pluggy
-
         from lamina import hookspecs
 
         self.admin = admin if admin is not None else adminconf.load()
@@ -197,6 +196,9 @@ class Plugins:
     def write_id_maps(self, ctx: Any, pid: int) -> None:
         self.hook.lamina_write_id_maps(ctx=ctx, pid=pid)
 
+    def apply_limits(self, ctx: Any) -> None:
+        self.hook.lamina_apply_limits(ctx=ctx)
+
     def create_runtime(self, ctx: Any) -> None:
         self.hook.lamina_create_runtime(ctx=ctx)
 
@@ -237,6 +239,19 @@ class Plugins:
 
     def freeze(self, ctx: Any, frozen: bool) -> bool:
         return bool(self.hook.lamina_freeze(ctx=ctx, frozen=frozen))
+
+    def stats(self, ctx: Any) -> dict[str, Any] | None:
+        return self.hook.lamina_stats(ctx=ctx)
+
+    def update(self, ctx: Any, resources: dict[str, Any]) -> None:
+        """Every plugin applies its part; a key that none applied is an error (fail closed)."""
+        applied: set[str] = set()
+        for part in self.hook.lamina_update(ctx=ctx, resources=resources):
+            applied |= set(part or [])
+        missing = [k for k, v in resources.items() if v not in (None, {}, []) and k not in applied]
+        if missing:
+            raise LaminaError("update: no enabled plugin applies "
+                              + ", ".join(f"linux.resources.{k}" for k in sorted(missing)))
 
     # ------------------------------------------------------------------ exec
 

@@ -22,9 +22,9 @@ _ARCH = platform.machine()
 # syscall numbers that glibc 2.36 has no wrapper for
 _NR = {
     "x86_64": {"pivot_root": 155, "openat2": 437, "close_range": 436, "pidfd_open": 434,
-               "pidfd_send_signal": 424, "capget": 125, "capset": 126, "seccomp": 317},
+               "pidfd_send_signal": 424, "capget": 125, "capset": 126, "seccomp": 317, "bpf": 321},
     "aarch64": {"pivot_root": 41, "openat2": 437, "close_range": 436, "pidfd_open": 434,
-                "pidfd_send_signal": 424, "capget": 90, "capset": 91, "seccomp": 277},
+                "pidfd_send_signal": 424, "capget": 90, "capset": 91, "seccomp": 277, "bpf": 280},
 }[_ARCH]
 
 
@@ -254,3 +254,146 @@ def seccomp_action_avail(action: int) -> bool:
     if err == errno.EOPNOTSUPP:
         return False
     raise OSError(err, os.strerror(err), f"seccomp(SECCOMP_GET_ACTION_AVAIL, {action:#x})")
+
+
+# ---------------------------------------------------------------- bpf(2): cgroup device programs
+
+BPF_PROG_LOAD = 5
+BPF_PROG_ATTACH = 8
+BPF_PROG_DETACH = 9
+BPF_PROG_GET_FD_BY_ID = 13
+BPF_OBJ_GET_INFO_BY_FD = 15
+BPF_PROG_QUERY = 16
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6  # enum bpf_attach_type
+BPF_F_ALLOW_MULTI = 2
+
+
+class _BpfProgLoad(ctypes.Structure):
+    """The BPF_PROG_LOAD part of union bpf_attr (up to expected_attach_type)."""
+
+    _fields_ = [("prog_type", ctypes.c_uint32), ("insn_cnt", ctypes.c_uint32),
+                ("insns", ctypes.c_uint64), ("license", ctypes.c_uint64), ("log_level", ctypes.c_uint32),
+                ("log_size", ctypes.c_uint32), ("log_buf", ctypes.c_uint64),
+                ("kern_version", ctypes.c_uint32), ("prog_flags", ctypes.c_uint32),
+                ("prog_name", ctypes.c_char * 16), ("prog_ifindex", ctypes.c_uint32),
+                ("expected_attach_type", ctypes.c_uint32)]
+
+
+class _BpfProgAttach(ctypes.Structure):
+    """The BPF_PROG_ATTACH / BPF_PROG_DETACH part of union bpf_attr."""
+
+    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_bpf_fd", ctypes.c_uint32),
+                ("attach_type", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32),
+                ("replace_bpf_fd", ctypes.c_uint32)]
+
+
+class _BpfProgQuery(ctypes.Structure):
+    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_type", ctypes.c_uint32),
+                ("query_flags", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32),
+                ("prog_ids", ctypes.c_uint64), ("prog_cnt", ctypes.c_uint32), ("_pad", ctypes.c_uint32)]
+
+
+class _BpfGetFdById(ctypes.Structure):
+    _fields_ = [("prog_id", ctypes.c_uint32), ("next_id", ctypes.c_uint32), ("open_flags", ctypes.c_uint32)]
+
+
+class _BpfObjInfo(ctypes.Structure):
+    _fields_ = [("bpf_fd", ctypes.c_uint32), ("info_len", ctypes.c_uint32), ("info", ctypes.c_uint64)]
+
+
+# int bpf(int cmd, union bpf_attr *attr, unsigned int size);
+def _bpf(cmd: int, attr: ctypes.Structure, call: str) -> int:
+    return _check(_syscall(_NR["bpf"], cmd, ctypes.byref(attr), ctypes.sizeof(attr)), call)
+
+
+def bpf_prog_load(prog_type: int, insns: bytes, license: str = "Apache-2.0", name: str = "",
+                  log_size: int = 0) -> tuple[int, str]:
+    """Load a program; returns (fd, verifier log). With ``log_size`` the verifier's log is kept
+    and, when the load fails, put in the OSError's message."""
+    code = ctypes.create_string_buffer(insns, len(insns))
+    lic = ctypes.create_string_buffer(license.encode())
+    log = ctypes.create_string_buffer(log_size) if log_size else None
+    attr = _BpfProgLoad(prog_type=prog_type, insn_cnt=len(insns) // 8,
+                        insns=ctypes.cast(code, ctypes.c_void_p).value,
+                        license=ctypes.cast(lic, ctypes.c_void_p).value,
+                        log_level=1 if log else 0, log_size=log_size,
+                        log_buf=ctypes.cast(log, ctypes.c_void_p).value if log else 0,
+                        prog_name=name.encode()[:15])
+    ret = _syscall(_NR["bpf"], BPF_PROG_LOAD, ctypes.byref(attr), ctypes.sizeof(attr))
+    text = log.value.decode(errors="replace").strip() if log else ""
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), f"bpf(BPF_PROG_LOAD, type={prog_type}, "
+                                             f"{len(insns) // 8} insns){': ' + text[-400:] if text else ''}")
+    return ret, text
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+    attr = _BpfProgAttach(target_fd=target_fd, attach_bpf_fd=prog_fd, attach_type=attach_type,
+                          attach_flags=flags)
+    _bpf(BPF_PROG_ATTACH, attr, f"bpf(BPF_PROG_ATTACH, type={attach_type}, flags={flags:#x})")
+
+
+def bpf_prog_detach(target_fd: int, prog_fd: int, attach_type: int) -> None:
+    attr = _BpfProgAttach(target_fd=target_fd, attach_bpf_fd=prog_fd, attach_type=attach_type)
+    _bpf(BPF_PROG_DETACH, attr, f"bpf(BPF_PROG_DETACH, type={attach_type})")
+
+
+def bpf_prog_query(target_fd: int, attach_type: int, max_progs: int = 64) -> list[int]:
+    """Ids of the programs attached to ``target_fd`` (a cgroup directory) for ``attach_type``."""
+    ids = (ctypes.c_uint32 * max_progs)()
+    attr = _BpfProgQuery(target_fd=target_fd, attach_type=attach_type,
+                         prog_ids=ctypes.cast(ids, ctypes.c_void_p).value, prog_cnt=max_progs)
+    _bpf(BPF_PROG_QUERY, attr, f"bpf(BPF_PROG_QUERY, type={attach_type})")
+    return list(ids[:attr.prog_cnt])
+
+
+def bpf_prog_get_fd_by_id(prog_id: int) -> int:
+    return _bpf(BPF_PROG_GET_FD_BY_ID, _BpfGetFdById(prog_id=prog_id),
+                f"bpf(BPF_PROG_GET_FD_BY_ID, {prog_id})")
+
+
+def bpf_prog_id(prog_fd: int) -> int:
+    """The kernel's id of a loaded program (struct bpf_prog_info.id), to find it again later."""
+    info = (ctypes.c_uint32 * 2)()  # type, id: the first fields of struct bpf_prog_info
+    attr = _BpfObjInfo(bpf_fd=prog_fd, info_len=ctypes.sizeof(info),
+                       info=ctypes.cast(info, ctypes.c_void_p).value)
+    _bpf(BPF_OBJ_GET_INFO_BY_FD, attr, f"bpf(BPF_OBJ_GET_INFO_BY_FD, {prog_fd})")
+    return int(info[1])
+
+
+# long keyctl(int operation, ...);  (no glibc wrapper: libkeyutils has it)
+_NR_KEYCTL = {"x86_64": 250, "aarch64": 219}[_ARCH]
+KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_SETPERM = 5
+KEYCTL_DESCRIBE = 6
+KEYCTL_GET_SECURITY = 17
+
+
+def keyctl_join_session_keyring(name: str | None) -> int:
+    """Join (creating it if needed) the session keyring ``name``; a new anonymous one for None.
+    Returns the keyring's serial."""
+    ret = _syscall(_NR_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, name.encode() if name else None)
+    return _check(ret, f"keyctl(KEYCTL_JOIN_SESSION_KEYRING, {name!r})")
+
+
+def keyctl_setperm(key: int, perm: int) -> None:
+    _check(_syscall(_NR_KEYCTL, KEYCTL_SETPERM, key, ctypes.c_uint32(perm)),
+           f"keyctl(KEYCTL_SETPERM, {key}, {perm:#x})")
+
+
+def _keyctl_string(op: int, key: int, call: str) -> str:
+    buf = ctypes.create_string_buffer(4096)
+    n = _check(_syscall(_NR_KEYCTL, op, key, buf, ctypes.c_size_t(len(buf))), call)
+    return buf.raw[:min(n, len(buf))].rstrip(b"\0").decode(errors="replace")
+
+
+def keyctl_describe(key: int) -> str:
+    """``type;uid;gid;perm;description`` of a key (perm in hex)."""
+    return _keyctl_string(KEYCTL_DESCRIBE, key, f"keyctl(KEYCTL_DESCRIBE, {key})")
+
+
+def keyctl_get_security(key: int) -> str:
+    """The LSM label of a key (its SELinux context)."""
+    return _keyctl_string(KEYCTL_GET_SECURITY, key, f"keyctl(KEYCTL_GET_SECURITY, {key})")

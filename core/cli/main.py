@@ -18,6 +18,8 @@ VERBS = {
     "create": "create", "start": "start", "run": "run", "state": "state", "kill": "kill",
     "delete": "delete", "list": "list_", "spec": "spec", "features": "features", "plugins": "plugins",
     "pause": "pause", "resume": "resume", "exec": "exec_",
+    "inspect": "inspect", "check": "check",
+    "ps": "ps", "events": "events", "update": "update",
 }
 
 
@@ -28,10 +30,11 @@ class Globals:
     systemd_cgroup: bool
     rootless: str
 
-    def no_systemd(self) -> None:
+    def no_systemd(self, bundle: str | None = None) -> None:
         if self.systemd_cgroup:
-            raise LaminaError("--systemd-cgroup: the systemd cgroup driver is not supported yet "
-                              "(cgroupsPath must then be \"slice:prefix:name\"); use the default cgroupfs driver")
+            from lamina.cgroupdriver import refuse_systemd
+
+            refuse_systemd(bundle)
 
 
 class LazyGroup(click.Group):

@@ -114,10 +114,17 @@ def make_bundle(parent: str, args: list[str] | None = None, config: dict[str, An
 # ---------------------------------------------------------------------- what a container leaves
 
 
-def mount_table() -> set[str]:
-    """The host mount namespace's mounts (mountinfo lines), to compare before and after."""
+def mount_table(*within: str) -> set[str]:
+    """The host mount namespace's mounts (mountinfo lines), to compare before and after; with
+    `within`, only those whose mount point is one of these paths or below one (what other test
+    sessions mount elsewhere on the host meanwhile then does not disturb the comparison)."""
     with open("/proc/self/mountinfo") as f:
-        return set(f.read().splitlines())
+        lines = f.read().splitlines()
+    if not within:
+        return set(lines)
+    tops = [p.rstrip("/") for p in within]
+    return {line for line in lines
+            if any(mp == t or mp.startswith(t + "/") for mp in [line.split()[4]] for t in tops)}
 
 
 def reap_orphans() -> None:
@@ -151,7 +158,8 @@ def leftovers(root: str, cid: str, cgroups_path: str = "") -> list[str]:
         found.append(f"state dir {os.path.join(root, cid)}")
     rel = cgroups_path.strip("/")
     if rel:
-        found += [f"cgroup {p}" for p in glob.glob(f"/sys/fs/cgroup/*/{rel}") + glob.glob(f"/sys/fs/cgroup/{rel}")]
+        dirs = glob.glob(f"/sys/fs/cgroup/*/{rel}") + glob.glob(f"/sys/fs/cgroup/{rel}")
+        found += [f"cgroup {p}" for p in dirs]
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == os.getpid():
             continue
@@ -162,6 +170,68 @@ def leftovers(root: str, cid: str, cgroups_path: str = "") -> list[str]:
                 cg = f.read()
         except OSError:
             continue
-        if cid.encode() in argv or (rel and f"/{rel}\n" in cg):
+        if cid.encode() in argv or (rel and (f"/{rel}\n" in cg or f"/{rel}/" in cg)):
             found.append(f"process {name} {b' '.join(argv).decode(errors='replace').strip()}")
     return found
+
+
+# ---------------------------------------------------------------------- plugins and admin files
+
+
+def toml_text(data: dict[str, Any]) -> str:
+    """A small TOML writer for admin files given as dicts (strings, numbers, booleans, lists of
+    those, nested tables): ``{"plugins": {"disable": ["cgroups"]}, "policy": {...}}``."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        raise TypeError(f"cannot write {v!r} as TOML")
+
+    lines: list[str] = []
+
+    def table(prefix: str, d: dict[str, Any]) -> None:
+        scalars = {k: v for k, v in d.items() if not isinstance(v, dict)}
+        if prefix and (scalars or not d):
+            lines.append(f"[{prefix}]")
+        for k, v in scalars.items():
+            lines.append(f"{k} = {value(v)}")
+        for k, v in d.items():
+            if isinstance(v, dict):
+                table(f"{prefix}.{k}" if prefix else k, v)
+
+    table("", data)
+    return "\n".join(lines) + "\n"
+
+
+def install_plugin(directory: str, name: str, source: str, dist: str | None = None,
+                   version: str = "0.0.1", module: str | None = None) -> str:
+    """Make ``source`` an installed lamina plugin called ``name`` without pip: a module and a
+    ``.dist-info`` with its entry point (group ``lamina.plugins``) in ``directory``, which is
+    then to be put on PYTHONPATH of the lamina command (``Runtime.pythonpath``). Returns
+    ``directory``. The plugin is found exactly as one installed with pip would be."""
+    dist = dist or f"lamina-test-{name}"
+    module = module or f"lamina_test_plugin_{name.replace('-', '_')}"
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, f"{module}.py"), "w") as f:
+        f.write(source)
+    info = os.path.join(directory, f"{dist.replace('-', '_')}-{version}.dist-info")
+    os.makedirs(info, exist_ok=True)
+    with open(os.path.join(info, "METADATA"), "w") as f:
+        f.write(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    with open(os.path.join(info, "entry_points.txt"), "w") as f:
+        f.write(f"[lamina.plugins]\n{name} = {module}\n")
+    return directory
+
+
+def read_jsonl(path: str) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file (an audit log, a recording plugin's output)."""
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []

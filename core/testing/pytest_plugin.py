@@ -4,8 +4,16 @@ Loaded automatically (entry point ``pytest11``) wherever lamina is installed. Fi
 
 - ``lamina``: a :class:`Runtime` bound to a private state root for this test session;
 - ``bundle``: a factory ``bundle(args=None, config=None) -> Bundle`` making fresh busybox bundles;
-- ``admin_file``: a factory ``admin_file(toml_text) -> path`` for a root-owned admin file, to be
-  passed as ``lamina.run(..., admin=path)`` (enable, disable or configure a plugin for one test).
+- ``admin_file``: a factory ``admin_file(toml_text_or_dict) -> path`` for a root-owned admin file,
+  to be passed as ``lamina.run(..., admin=path)`` or set for the whole test as
+  ``lamina.admin = path`` (enable, disable or configure a plugin, set a policy for one test);
+- ``subreaper``: makes the test process the subreaper the inits of `create`d containers need;
+- ``temp_plugin``: a factory ``temp_plugin(name, source) -> directory`` that installs plugin
+  source code as an entry point for this test only (the ``lamina`` runtime of the test finds
+  it; nothing is pip-installed), e.g. a plugin under development or a recording plugin.
+
+``Runtime`` also reads results back: ``state(id)``, ``inspect(id)`` (the audit record),
+``check(bundle)``, ``plugins()`` and ``features()``.
 
 Every container a test creates through ``Runtime`` is deleted at the end of the test, even when
 it fails; at the end of the session everything under the suite's cgroup parent is swept.
@@ -20,7 +28,6 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
-
 from lamina import testing
 
 
@@ -32,6 +39,7 @@ class Runtime:
         self.root = root
         self.ids: set[str] = set()
         self.admin: str | None = None
+        self.pythonpath: list[str] = []  # directories of plugins installed for this test
 
     def argv(self, *args: str, log: str | None = None, log_format: str | None = None) -> list[str]:
         out = [self.binary, "--root", self.root]
@@ -46,6 +54,8 @@ class Runtime:
         path = admin or self.admin
         if path:
             env["LAMINA_CONFIG"] = path
+        if self.pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(self.pythonpath + [p for p in [env.get("PYTHONPATH")] if p])
         return env
 
     def __call__(self, *args: str, admin: str | None = None, timeout: float = 60, input: bytes | None = None,
@@ -53,7 +63,8 @@ class Runtime:
         """Run one lamina command; returns the CompletedProcess (stdout/stderr as text)."""
         self._remember(args)
         kw.setdefault("stdin", None if input is not None else subprocess.DEVNULL)
-        kw.setdefault("capture_output", True)
+        if "stdout" not in kw and "stderr" not in kw:
+            kw.setdefault("capture_output", True)
         p = subprocess.run(self.argv(*args), env=self.env(admin), timeout=timeout, input=input, **kw)
         if isinstance(p.stdout, bytes):
             p.stdout = p.stdout.decode(errors="replace")
@@ -63,11 +74,32 @@ class Runtime:
         return p
 
     def run(self, b: testing.Bundle, *extra: str, **kw) -> subprocess.CompletedProcess:
-        """`lamina run --bundle B ID` in the foreground: the process's stdout, stderr, exit code."""
+        """`lamina run --bundle B ID` in the foreground: the process's stdout, stderr, exit code.
+        With ``-d``/``--detach`` the init keeps the runtime's stdio, so (as for `create`) the
+        output is read back from temporary files unless the caller passes stdout/stderr."""
+        if ("-d" in extra or "--detach" in extra) and not ({"stdout", "stderr", "capture_output"} & set(kw)):
+            with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+                p = self("run", "--bundle", b.path, *extra, b.id, stdout=out, stderr=err, **kw)
+                out.seek(0)
+                err.seek(0)
+                p.stdout = out.read().decode(errors="replace")
+                p.stderr = err.read().decode(errors="replace")
+            return p
         return self("run", "--bundle", b.path, *extra, b.id, **kw)
 
     def create(self, b: testing.Bundle, *extra: str, **kw) -> subprocess.CompletedProcess:
-        return self("create", "--bundle", b.path, *extra, b.id, **kw)
+        """`lamina create`. The init inherits the runtime's stdio and holds it until it exits, so
+        pipes would never reach end-of-file: unless the caller passes stdout/stderr, the output
+        is read back from temporary files instead."""
+        if "stdout" in kw or "stderr" in kw or "capture_output" in kw:
+            return self("create", "--bundle", b.path, *extra, b.id, **kw)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            p = self("create", "--bundle", b.path, *extra, b.id, stdout=out, stderr=err, **kw)
+            out.seek(0)
+            err.seek(0)
+            p.stdout = out.read().decode(errors="replace")
+            p.stderr = err.read().decode(errors="replace")
+        return p
 
     def state(self, cid: str) -> dict:
         import json
@@ -77,14 +109,47 @@ class Runtime:
             raise AssertionError(f"lamina state {cid}: {p.stderr}")
         return json.loads(p.stdout)
 
+    def _json(self, *args: str, **kw):
+        import json
+
+        p = self(*args, **kw)
+        if p.returncode != 0:
+            raise AssertionError(f"lamina {' '.join(args)} exited {p.returncode}: {p.stderr}")
+        return json.loads(p.stdout)
+
+    def inspect(self, cid: str, **kw) -> dict:
+        """`lamina inspect --format json`: state plus the audit record (``["audit"]["applied"]``)."""
+        return self._json("inspect", "--format", "json", cid, **kw)
+
+    def check(self, b: testing.Bundle | str, **kw) -> tuple[int, list[str]]:
+        """`lamina check --format json`: (exit code, problems)."""
+        import json
+
+        p = self("check", "--format", "json", b.path if isinstance(b, testing.Bundle) else b, **kw)
+        try:
+            return p.returncode, json.loads(p.stdout)["problems"]
+        except ValueError:
+            raise AssertionError(f"lamina check: {p.stderr}") from None
+
+    def plugins(self, **kw) -> list[dict]:
+        return self._json("plugins", "--format", "json", **kw)
+
+    def features(self, **kw) -> dict:
+        return self._json("features", **kw)
+
     def _remember(self, args: tuple[str, ...]) -> None:
         if args and args[0] in ("create", "run") and len(args) > 1:
             self.ids.add(args[-1])
 
     def cleanup(self) -> None:
         for cid in sorted(self.ids):
-            subprocess.run(self.argv("delete", "--force", cid), env=self.env(), capture_output=True,
-                           stdin=subprocess.DEVNULL, timeout=60)
+            p = subprocess.run(self.argv("delete", "--force", cid), env=self.env(), capture_output=True,
+                               stdin=subprocess.DEVNULL, timeout=60)
+            if p.returncode != 0 and (self.admin or self.pythonpath):
+                # the test's own admin file or plugin may be what fails: delete with the defaults
+                subprocess.run(self.argv("delete", "--force", cid), capture_output=True,
+                               stdin=subprocess.DEVNULL, timeout=60,
+                               env={k: v for k, v in os.environ.items() if k != "LAMINA_CONFIG"})
         self.ids.clear()
 
 
@@ -134,11 +199,39 @@ def bundle(tmp_path_factory):
 
 @pytest.fixture
 def admin_file(tmp_path):
-    def make(text: str) -> str:
+    def make(text: str | dict) -> str:
         p = tmp_path / f"lamina-{len(list(tmp_path.iterdir()))}.toml"
-        p.write_text(text)
+        p.write_text(text if isinstance(text, str) else testing.toml_text(text))
         os.chmod(p, 0o644)
         return str(p)
+
+    return make
+
+
+@pytest.fixture
+def subreaper() -> Iterator[None]:
+    """This test process as a subreaper: the init of a container made with `create` is
+    re-parented to it (as to conmon or a containerd shim); what exited is reaped afterwards."""
+    from lamina import syscalls
+
+    syscalls.set_subreaper()
+    yield
+    testing.reap_orphans()
+
+
+@pytest.fixture
+def temp_plugin(lamina: Runtime, tmp_path):
+    """Factory: ``temp_plugin(name, source, dist=None, version="0.0.1") -> directory``. The source
+    becomes an installed plugin (entry point ``name`` in group lamina.plugins) for this test's
+    ``lamina`` runtime only; it must declare ``LAMINA_HOOK_API`` like any third-party plugin."""
+    made = 0
+
+    def make(name: str, source: str, dist: str | None = None, version: str = "0.0.1") -> str:
+        nonlocal made
+        made += 1
+        directory = testing.install_plugin(str(tmp_path / f"plugins-{made}"), name, source, dist, version)
+        lamina.pythonpath.append(directory)
+        return directory
 
     return make
 

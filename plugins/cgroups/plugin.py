@@ -1,33 +1,60 @@
-"""Built-in plugin: the container's cgroup (minimal: placement, device rules, freezer, removal).
+"""Built-in plugin: the container's cgroup, on cgroup v1, hybrid and unified v2 hosts.
 
-The cgroup is made in `prepare`, the init's first process is moved into it before it unshares
-(so a cgroup namespace is rooted there), and it is removed on teardown. Only directories this
-plugin created are ever removed.
+When what happens (see docs/cgroups.md):
+- validate: every field of linux.resources is checked against this host's layout; a field it
+  cannot apply is an error (fail closed), never a warning.
+- prepare (before the fork): the cgroup directories are made (a populated or frozen existing
+  one is refused), v2 controllers enabled, and the device rules put in place (v1 devices files,
+  or an eBPF program on v2), so no process is ever in the cgroup without them.
+- child spawned: the init's first process joins, before it unshares, so a cgroup namespace is
+  rooted at the container's cgroup.
+- apply limits: every other limit is written when the init asks for the createRuntime hooks:
+  then the init is alone in its cgroup (so pids.limit 0 or 1 cannot stop it), and the hooks see
+  the limits (as runc's).
+- teardown: thaw, kill what is left, remove what this plugin made, retrying while busy.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import signal as signals
-import time
+import re
 
 from lamina import hookimpl
-from lamina.errors import LaminaError
-from lamina.plugins.cgroups import devices
+from lamina.errors import ConfigError, LaminaError
+from lamina.plugins.cgroups import controllers, devices
 from lamina.plugins.cgroups.hierarchy import container_paths
+from lamina.plugins.cgroups.layout import Layout, detect
+from lamina.plugins.cgroups.manager import Manager
 
 NAME = "cgroups"
+RESOURCES = ("devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma", "unified")
+SYSTEMD_PATH_RE = re.compile(r"^[^:]*:[^:]*:[^:]*$")
 
 
 @hookimpl
 def lamina_claims() -> list[str]:
-    return ["linux.cgroupsPath", "linux.resources.devices"]
+    return ["linux.cgroupsPath"] + [f"linux.resources.{r}" for r in RESOURCES]
 
 
 @hookimpl
 def lamina_features() -> dict:
-    return {"linux": {"cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False}}}
+    return {"linux": {"cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
+                                 "rdma": True}}}
+
+
+def check_resources(resources: dict, layout: Layout) -> list[str]:
+    """What ``layout`` cannot apply of ``resources`` (sections as in config.json), or bad values."""
+    problems = []
+    for name, section in controllers.present(resources).items():
+        mod = controllers.SECTIONS[name]
+        found = mod.check(section, layout)
+        if not found:
+            for ctrl, field in mod.needs(section).items():
+                if layout.home(ctrl) is None:
+                    found.append(f"{field}: needs the {ctrl} cgroup controller, which this host does "
+                                 f"not have ({layout.describe()})")
+        problems += found
+    return problems
 
 
 @hookimpl
@@ -36,207 +63,78 @@ def lamina_validate(config: dict, bundle: str) -> list[str]:
     problems = []
     path = linux.get("cgroupsPath")
     if path is not None:
-        if ":" in path:
-            problems.append(f"linux.cgroupsPath: {path!r} looks like a systemd slice:prefix:name path, but "
-                            "the systemd cgroup driver is not supported")
-        if ".." in path.split("/"):
+        if SYSTEMD_PATH_RE.match(path) and not path.startswith("/"):
+            problems.append(f"linux.cgroupsPath: {path!r} is a systemd \"slice:prefix:name\" path, which "
+                            "needs --systemd-cgroup (the systemd driver); the cgroupfs driver takes a "
+                            "directory path")
+        elif ".." in path.split("/"):
             problems.append(f"linux.cgroupsPath: {path!r} must not contain '..'")
-    for i, r in enumerate((linux.get("resources") or {}).get("devices") or []):
-        problems.extend(devices.check(r, f"linux.resources.devices[{i}]"))
-    return problems
+    resources = linux.get("resources") or {}
+    for i, r in enumerate(resources.get("devices") or []):
+        problems += devices.check(r, f"linux.resources.devices[{i}]")
+    layout = detect()
+    if layout.mode == "none":
+        return problems + ["no cgroup hierarchy is mounted under /sys/fs/cgroup: lamina cannot apply "
+                           "device rules or limits"]
+    return problems + check_resources(resources, layout)
 
 
-def _write(path: str, value: str) -> None:
-    with open(path, "w") as f:
-        f.write(value)
+def _manager(ctx) -> Manager | None:
+    rec = ctx.mine(NAME)
+    return Manager.from_record(rec) if rec.get("paths") else None
 
 
 @hookimpl
 def lamina_prepare(ctx) -> None:
     linux = ctx.config.get("linux") or {}
-    paths = container_paths(linux.get("cgroupsPath"), ctx.id)
+    layout = detect()
+    m = Manager(layout, container_paths(linux.get("cgroupsPath"), ctx.id))
+    # before anything is recorded: teardown kills what is in the recorded cgroups, and a refused
+    # (busy) cgroup belongs to someone else
+    m.check_fresh()
     mine = ctx.mine(NAME)
-    mine["paths"] = paths
+    mine.update(m.record())
     mine["created"] = []
-    ctx.scratch["persist"]()  # recorded before anything is made: delete --force can find it
-    for mnt, path in paths.items():
-        if os.path.isdir(path):
-            procs = _procs(path)
-            if procs:
-                raise LaminaError(f"linux.cgroupsPath: cgroup {path} already has processes "
-                                  f"({len(procs)}); refusing to share it")
-        made = _mkdirs(mnt, path)
-        mine["created"].extend(made)
-        ctx.scratch["persist"]()
-    dev = paths.get("/sys/fs/cgroup/devices")
-    if dev:
-        for allow, rule in devices.rules(ctx.config):
+    persist = ctx.scratch["persist"]
+    persist()  # recorded before anything is made: delete --force can find it
+    m.create(mine["created"], persist)
+    needed = set()
+    for name, section in controllers.present(linux.get("resources") or {}).items():
+        needed |= set(controllers.SECTIONS[name].needs(section))
+    m.enable(needed)
+    _apply_devices(ctx, m, mine)
+    ctx.scratch["freezer"] = m.freezer_record()
+    persist()
+
+
+def _apply_devices(ctx, m: Manager, mine: dict) -> None:
+    rules = devices.rules(ctx.config)
+    b = m.backend_for("devices")
+    if b is None:
+        raise LaminaError("linux.resources.devices: no cgroup of this host can restrict devices")
+    d = b.dir_for("devices")
+    if b.version == 1:
+        for r in rules:
             try:
-                _write(os.path.join(dev, "devices.allow" if allow else "devices.deny"), rule)
+                with open(os.path.join(d, "devices.allow" if r.allow else "devices.deny"), "w") as f:
+                    f.write(r.line())
             except OSError as e:
-                raise LaminaError(f"linux.resources.devices: cannot apply {'allow' if allow else 'deny'} "
-                                  f"{rule!r}: {e.strerror.lower()}") from None
-    frz = paths.get("/sys/fs/cgroup/freezer")
-    if frz:
-        ctx.scratch["freezer"] = {"path": os.path.join(frz, "freezer.state"), "frozen": "FROZEN"}
+                raise LaminaError(f"linux.resources.devices: cannot apply {'allow' if r.allow else 'deny'} "
+                                  f"{r.line()!r} in {d}: {e.strerror.lower()}") from None
+        return
+    from lamina.plugins.cgroups import bpf_devices
 
-
-def _mkdirs(mnt: str, path: str) -> list[str]:
-    made = []
-    rel = os.path.relpath(path, mnt)
-    cur = mnt
-    for part in rel.split("/"):
-        if part in ("", "."):
-            continue
-        cur = os.path.join(cur, part)
-        try:
-            os.mkdir(cur, 0o755)
-            made.append(cur)
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise LaminaError(f"linux.cgroupsPath: cannot create {cur}: {e.strerror.lower()}") from None
-        _inherit_cpuset(cur)
-    return made
-
-
-def _inherit_cpuset(path: str) -> None:
-    """A new v1 cpuset cgroup starts with no cpus and no mems, and no task may join it (ENOSPC)
-    until both are set: copy them from the parent, as the kernel's clone_children would."""
-    for name in ("cpuset.cpus", "cpuset.mems"):
-        mine = os.path.join(path, name)
-        if not os.path.exists(mine):
-            return
-        with open(mine) as f:
-            if f.read().strip():
-                continue
-        with open(os.path.join(os.path.dirname(path), name)) as f:
-            value = f.read().strip()
-        _write(mine, value)
-
-
-def _procs(path: str) -> list[int]:
     try:
-        with open(os.path.join(path, "cgroup.procs")) as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
+        mine["bpf"] = {"dir": d, "id": bpf_devices.attach(d, rules)}
+    except OSError as e:
+        raise LaminaError(f"linux.resources.devices: cannot attach the device program to {d}: {e}") from None
 
 
 @hookimpl
 def lamina_child_spawned(ctx, pid: int) -> None:
-    for path in ctx.mine(NAME).get("paths", {}).values():
-        try:
-            _write(os.path.join(path, "cgroup.procs"), str(pid))
-        except OSError as e:
-            raise LaminaError(f"cannot move the init into cgroup {path}: {e.strerror.lower()}") from None
-
-
-def _freezer(ctx) -> str | None:
-    return ctx.mine(NAME).get("paths", {}).get("/sys/fs/cgroup/freezer")
-
-
-def _any_path(ctx) -> str | None:
-    paths = ctx.mine(NAME).get("paths", {})
-    for key in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/freezer", "/sys/fs/cgroup/unified"):
-        if key in paths:
-            return paths[key]
-    return next(iter(paths.values()), None)
-
-
-@hookimpl
-def lamina_processes(ctx) -> list[int] | None:
-    path = _any_path(ctx)
-    return _procs(path) if path else None
-
-
-@hookimpl
-def lamina_freeze(ctx, frozen: bool) -> bool | None:
-    frz = _freezer(ctx)
-    if not frz:
-        raise LaminaError("pause needs the freezer cgroup controller, which this host lacks")
-    want = "FROZEN" if frozen else "THAWED"
-    _write(os.path.join(frz, "freezer.state"), want)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with open(os.path.join(frz, "freezer.state")) as f:
-            if f.read().strip() == want:
-                return True
-        time.sleep(0.002)
-    raise LaminaError(f"the container's cgroup did not reach {want} in time")
-
-
-@hookimpl
-def lamina_kill_all(ctx, signal: int) -> bool | None:
-    path = _any_path(ctx)
-    if not path:
-        return None
-    frz = _freezer(ctx)
-    # freeze first so nothing forks past the signal, thaw so the signal is delivered
-    if frz and signal == signals.SIGKILL:
-        try:
-            _write(os.path.join(frz, "freezer.state"), "FROZEN")
-        except OSError:
-            frz = None
-    for pid in _procs(path):
-        try:
-            os.kill(pid, signal)
-        except ProcessLookupError:
-            pass
-    if frz and signal == signals.SIGKILL:
-        _write(os.path.join(frz, "freezer.state"), "THAWED")
-    return True
-
-
-@hookimpl
-def lamina_teardown(ctx) -> None:
-    mine = ctx.mine(NAME)
-    created = mine.get("created") or []
-    if not created:
-        return
-    frz = _freezer(ctx)
-    if frz and os.path.isdir(frz):
-        try:
-            _write(os.path.join(frz, "freezer.state"), "THAWED")
-        except OSError:
-            pass
-    errors = []
-    leaves = set(mine.get("paths", {}).values())
-    for path in sorted(created, key=len, reverse=True):
-        if path not in leaves:
-            # a parent we made for it: remove it if no other container uses it now
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
-            continue
-        for attempt in range(400):
-            for pid in _procs(path):
-                try:
-                    os.kill(pid, signals.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            _reap_children()
-            try:
-                os.rmdir(path)
-                break
-            except FileNotFoundError:
-                break
-            except OSError as e:
-                if e.errno != errno.EBUSY or attempt == 399:
-                    errors.append(f"cannot remove cgroup {path}: {e.strerror.lower()}")
-                    break
-                time.sleep(0.005)
-    if errors:
-        raise LaminaError("; ".join(errors))
-
-
-def _reap_children() -> None:
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:
-        pass
+    m = _manager(ctx)
+    if m is not None:
+        m.join(pid)
 
 
 @hookimpl
@@ -244,3 +142,114 @@ def lamina_exec_spawned(ctx, pid: int) -> None:
     # an exec'd process is bound by the container's limits like the init: joined before it
     # enters the container's cgroup namespace
     lamina_child_spawned(ctx, pid)
+
+
+def _writes(m: Manager, sections: dict) -> list:
+    out = []
+    for name, mod in controllers.SECTIONS.items():
+        if name in sections:
+            out += mod.plan(sections[name], m.layout, m)
+    return out
+
+
+@hookimpl
+def lamina_apply_limits(ctx) -> None:
+    m = _manager(ctx)
+    if m is None:
+        return
+    sections = controllers.present((ctx.config.get("linux") or {}).get("resources") or {})
+    m.apply(_writes(m, sections))
+    ctx.mine(NAME)["resources"] = sections
+
+
+def merge_resources(old: dict, new: dict) -> dict:
+    """``new`` over ``old``, section by section: objects field by field, hugepageLimits by page
+    size, rdma by device, and whole lists otherwise."""
+    out = {k: v for k, v in old.items()}
+    for k, v in new.items():
+        if k == "hugepageLimits":
+            by = {h["pageSize"]: h for h in old.get(k) or []}
+            by.update({h["pageSize"]: h for h in v})
+            out[k] = list(by.values())
+        elif isinstance(v, dict) and isinstance(old.get(k), dict):
+            merged = dict(old[k])
+            merged.update(v)
+            out[k] = merged
+        else:
+            out[k] = v
+    return out
+
+
+@hookimpl
+def lamina_update(ctx, resources: dict) -> list[str]:
+    m = _manager(ctx)
+    if m is None:
+        return []
+    if resources.get("devices"):
+        raise LaminaError("linux.resources.devices: device rules cannot be changed by update (as with runc); "
+                          "recreate the container")
+    new = controllers.present(resources)
+    mine = ctx.mine(NAME)
+    merged = merge_resources(mine.get("resources") or {}, new)
+    problems = check_resources({k: merged[k] for k in new}, m.layout)
+    if problems:
+        raise ConfigError(problems)
+    needed = set()
+    for name in new:
+        needed |= set(controllers.SECTIONS[name].needs(merged[name]))
+    m.enable(needed)
+    m.apply(_writes(m, {k: merged[k] for k in new}))
+    mine["resources"] = merged
+    return sorted(new) + (["devices"] if "devices" in resources else [])
+
+
+@hookimpl
+def lamina_processes(ctx) -> list[int] | None:
+    m = _manager(ctx)
+    return m.pids() if m else None
+
+
+@hookimpl
+def lamina_freeze(ctx, frozen: bool) -> bool | None:
+    m = _manager(ctx)
+    if m is None:
+        raise LaminaError("the container has no cgroup to freeze")
+    m.freeze(frozen)
+    return True
+
+
+@hookimpl
+def lamina_kill_all(ctx, signal: int) -> bool | None:
+    m = _manager(ctx)
+    if m is None:
+        return None
+    m.kill(signal)
+    return True
+
+
+@hookimpl
+def lamina_stats(ctx) -> dict | None:
+    m = _manager(ctx)
+    return m.stats() if m else None
+
+
+@hookimpl
+def lamina_teardown(ctx) -> None:
+    mine = ctx.mine(NAME)
+    m = _manager(ctx)
+    if m is None:
+        return
+    errors = m.remove(mine.get("created") or [])
+    bpf = mine.get("bpf")
+    if bpf and bpf["dir"] not in (mine.get("created") or []) and os.path.isdir(bpf["dir"]):
+        from lamina.plugins.cgroups import bpf_devices
+
+        try:
+            bpf_devices.detach(bpf["dir"], bpf["id"])  # a cgroup lamina did not make keeps no program of it
+        except OSError as e:
+            errors.append(f"cannot detach the device program from {bpf['dir']}: {e}")
+    if errors:
+        raise LaminaError("; ".join(errors))
+
+
+from lamina.plugins.cgroups.audit import lamina_audit  # noqa: E402,F401  (the audit report, its own module)

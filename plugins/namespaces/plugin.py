@@ -85,9 +85,25 @@ def lamina_validate(config: dict, bundle: str) -> list[str]:
         ns = _sysctl_namespace(name)
         if ns is None:
             problems.append(f"linux.sysctl.{name}: not a namespaced sysctl; it would change the host")
-        elif ns not in has or namespaces(config)[ns].get("path"):
-            problems.append(f"linux.sysctl.{name}: needs a new \"{ns}\" namespace in linux.namespaces")
+        elif ns not in has or _is_runtime_namespace(ns, namespaces(config)[ns].get("path")):
+            problems.append(f"linux.sysctl.{name}: needs a \"{ns}\" namespace of the container's own "
+                            "in linux.namespaces (it would change the host's)")
     return problems
+
+
+_PROC_NS = {"network": "net", "mount": "mnt"}
+
+
+def _is_runtime_namespace(t: str, path: str | None) -> bool:
+    """True if `path` names the namespace the runtime itself is in (joining a prepared one, as
+    podman does for the network, is fine; a sysctl in the host's own is not)."""
+    if not path:
+        return False
+    try:
+        a, b = os.stat(path), os.stat(f"/proc/self/ns/{_PROC_NS.get(t, t)}")
+    except OSError:
+        return False  # a missing path is reported by the namespace check itself
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _open_paths(ctx) -> dict[str, int]:
@@ -155,12 +171,16 @@ def lamina_write_id_maps(ctx, pid: int) -> None:
 def lamina_init_namespaces(ctx) -> None:
     nss = namespaces(ctx.config)
     fds = _open_paths(ctx)
-    if "user" in nss and "user" not in fds:
-        # we own every capability in the new namespace; become its root so that mounts and
-        # files we make belong to the container's root
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
     if "user" in nss:
+        # we own every capability in the new (or joined) namespace; become its root so that
+        # mounts and files we make belong to the container's root (our host uid is unmapped
+        # in a joined one: it could not even create a directory)
+        try:
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        except OSError as e:
+            raise LaminaError(f"linux.namespaces: cannot become root (id 0) of the user namespace: "
+                              f"{e.strerror.lower()}") from None
         # made or joined with setgroups "deny": the process plugin must not call setgroups(2)
         with open("/proc/self/setgroups") as f:
             ctx.scratch["setgroups_denied"] = f.read().strip() == "deny"
@@ -228,3 +248,32 @@ def lamina_exec_join(ctx) -> None:
     except OSError as e:
         raise LaminaError(f"exec: cannot join the namespaces of container {ctx.id}: "
                           f"{e.strerror.lower()}") from None
+
+
+# /proc/<pid>/ns/<name> for each namespace type
+NS_FILES = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts", "user": "user",
+            "cgroup": "cgroup", "time": "time"}
+
+
+@hookimpl
+def lamina_audit(ctx) -> dict:
+    """Each namespace of the init as the kernel has it: created, joined (a config path), or the
+    host's (the runtime's own: absent from linux.namespaces, or joined by a host path)."""
+    nss = namespaces(ctx.config)
+    out: dict = {}
+    for t, name in NS_FILES.items():
+        try:
+            theirs = os.stat(f"/proc/{ctx.pid}/ns/{name}")
+            ours = os.stat(f"/proc/self/ns/{name}")
+        except OSError:
+            continue  # this kernel has no such namespace
+        entry = {"mode": "created", "id": f"{name}:[{theirs.st_ino}]"}
+        if t in nss and nss[t].get("path"):
+            entry = {"mode": "joined", "id": entry["id"], "path": nss[t]["path"]}
+        if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino):
+            entry["mode"] = "host"
+        out[t] = entry
+    for key in ("hostname", "domainname"):
+        if ctx.config.get(key):
+            out[key] = ctx.config[key]
+    return out

@@ -72,8 +72,9 @@ def lamina_prepare(ctx) -> None:
 
 @hookimpl
 def lamina_create_runtime(ctx) -> None:
-    # the runtime spec's lifecycle: prestart (deprecated) then createRuntime
-    _run_all(ctx, "prestart", _hooks(ctx.config, "prestart"), "created")
+    # the runtime spec's lifecycle: prestart (deprecated) then createRuntime; both during create,
+    # so the state they get says "creating" (as runc's)
+    _run_all(ctx, "prestart", _hooks(ctx.config, "prestart"), "creating")
     _run_all(ctx, "createRuntime", _hooks(ctx.config, "createRuntime"), "creating")
 
 
@@ -103,3 +104,10 @@ def lamina_teardown(ctx) -> None:
             errors.append(str(e))
     if errors:
         raise LaminaError("; ".join(errors))
+
+
+@hookimpl
+def lamina_audit(ctx) -> dict | None:
+    """The OCI hooks the container runs (or ran), by kind: program paths in config order."""
+    out = {kind: [h["path"] for h in _hooks(ctx.config, kind)] for kind in KINDS if _hooks(ctx.config, kind)}
+    return out or None

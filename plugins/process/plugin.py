@@ -8,7 +8,7 @@ import resource
 
 from lamina import hookimpl, syscalls
 from lamina.errors import LaminaError
-from lamina.plugins.process import caps, execute
+from lamina.plugins.process import caps, execute, keyring
 
 NAME = "process"
 RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
@@ -92,6 +92,15 @@ def lamina_prepare(ctx) -> None:
     ctx.scratch["cap_last"] = caps.last_cap()
 
 
+@hookimpl(trylast=True)
+def lamina_init_namespaces(ctx) -> None:
+    # last in this phase: after the user namespace exists (the keyring's owner is the container's
+    # root) and after an LSM plugin set the label new keys get (selinux: attr/keycreate)
+    if not ctx.options.no_new_keyring:
+        userns = any(ns.get("type") == "user" for ns in (ctx.config.get("linux") or {}).get("namespaces") or [])
+        keyring.join_new_session_keyring(ctx.id, userns)
+
+
 @hookimpl
 def lamina_child_spawned(ctx, pid: int) -> None:
     # set on the first child before it forks: the init and everything after it inherit the value,
@@ -153,7 +162,10 @@ def lamina_init_privileges(ctx) -> None:
                           f"{e.strerror.lower()}") from None
     syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 0, what="PR_SET_KEEPCAPS")
     permitted = caps.mask(c.get("permitted") or [])
-    inheritable = caps.mask(c.get("inheritable") or [])
+    # never outside the bounding set: capset keeps an inheritable bit the caller already had even
+    # when the bounding set lacks it, and root's exec turns inheritable into permitted (and an
+    # ambient bit needs only permitted and inheritable), so the bounding set would be bypassed
+    inheritable = caps.mask(c.get("inheritable") or []) & bounding
     syscalls.capset(caps.mask(c.get("effective") or []) & permitted, permitted, inheritable)
     syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL, what="PR_CAP_AMBIENT_CLEAR_ALL")
     # the kernel allows an ambient capability only if it is permitted and inheritable; like runc,
@@ -207,3 +219,50 @@ def lamina_exec_prepare(ctx) -> None:
 @hookimpl
 def lamina_exec_spawned(ctx, pid: int) -> None:
     lamina_child_spawned(ctx, pid)
+
+
+# the rows of /proc/<pid>/limits
+_LIMIT_ROWS = {"RLIMIT_CPU": "Max cpu time", "RLIMIT_FSIZE": "Max file size", "RLIMIT_DATA": "Max data size",
+               "RLIMIT_STACK": "Max stack size", "RLIMIT_CORE": "Max core file size",
+               "RLIMIT_RSS": "Max resident set", "RLIMIT_NPROC": "Max processes",
+               "RLIMIT_NOFILE": "Max open files", "RLIMIT_MEMLOCK": "Max locked memory",
+               "RLIMIT_AS": "Max address space", "RLIMIT_LOCKS": "Max file locks",
+               "RLIMIT_SIGPENDING": "Max pending signals", "RLIMIT_MSGQUEUE": "Max msgqueue size",
+               "RLIMIT_NICE": "Max nice priority", "RLIMIT_RTPRIO": "Max realtime priority",
+               "RLIMIT_RTTIME": "Max realtime timeout"}
+
+
+def _cap_names(hexmask: str) -> list[str]:
+    mask = int(hexmask, 16)
+    return [name for i, name in enumerate(caps.NAMES) if mask & (1 << i)]
+
+
+@hookimpl
+def lamina_audit(ctx) -> dict:
+    """The init's credentials as the kernel holds them after the privilege phase (it waits on the
+    exec FIFO with the process's final uid, capability sets, no_new_privs and seccomp mode)."""
+    status = {}
+    with open(f"/proc/{ctx.pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            status[key] = value.strip()
+    out = {
+        "uid": int(status["Uid"].split()[0]), "gid": int(status["Gid"].split()[0]),
+        "groups": [int(g) for g in status.get("Groups", "").split()],
+        "no_new_privs": status.get("NoNewPrivs") == "1",
+        "seccomp": {"0": "disabled", "1": "strict", "2": "filter"}.get(status.get("Seccomp", ""), "?"),
+    }
+    if "Seccomp_filters" in status:
+        out["seccomp_filters"] = int(status["Seccomp_filters"])
+    for key, name in (("CapBnd", "bounding"), ("CapEff", "effective"), ("CapPrm", "permitted"),
+                      ("CapInh", "inheritable"), ("CapAmb", "ambient")):
+        out[f"caps_{name}"] = _cap_names(status[key])
+    wanted = {rl.get("type") for rl in ctx.config.get("process", {}).get("rlimits") or []}
+    if wanted:
+        # /proc/<pid>/limits, not prlimit(2): reading another uid's limits needs CAP_SYS_RESOURCE
+        with open(f"/proc/{ctx.pid}/limits") as f:
+            rows = {line[:26].strip(): line[26:].split()[:2] for line in f.readlines()[1:]}
+        out["rlimits"] = {t: "/".join(rows[_LIMIT_ROWS[t]]) for t in sorted(wanted) if _LIMIT_ROWS.get(t) in rows}
+    with open(f"/proc/{ctx.pid}/oom_score_adj") as f:
+        out["oom_score_adj"] = int(f.read())
+    return out

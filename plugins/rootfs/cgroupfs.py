@@ -30,7 +30,7 @@ def mount_cgroups(ctx, dest: str, o, deferred: list, where: str) -> None:
             return
         fd = paths.mkdir_all(rootfs, dest)
         try:
-            mounts._mount_fd("tmpfs", fd, "tmpfs", flags, "mode=755")
+            mounts._mount_fd("tmpfs", fd, "tmpfs", flags, mounts.fs_data(ctx, "tmpfs", ["mode=755"]))
         finally:
             os.close(fd)
         for h in hier:

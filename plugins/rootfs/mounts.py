@@ -38,6 +38,16 @@ def _mount_fd(source, fd: int, fstype, flags: int, data: str | None) -> None:
     syscalls.mount(source, paths.host_path(fd), fstype, flags, data)
 
 
+def fs_data(ctx, fstype: str, options: list[str]) -> str | None:
+    """The data string of a new mount: its own options, then those an LSM plugin asks for on
+    this filesystem type (``ctx.scratch["lsm_mount_options"]``, fstype -> options; the selinux
+    plugin puts linux.mountLabel there as ``context="..."``). An option the config already gives
+    (same name before ``=``) is not added twice."""
+    extra = (ctx.scratch.get("lsm_mount_options") or {}).get(fstype) or []
+    given = {o.partition("=")[0] for o in options}
+    return ",".join([*options, *(o for o in extra if o.partition("=")[0] not in given)]) or None
+
+
 def _remount(rootfs: str, dest: str, flags: int, bind: bool) -> None:
     fd = _reopen(rootfs, dest)
     try:
@@ -162,7 +172,7 @@ def mount_one(ctx, index: int, m: dict, deferred: list) -> None:
             flags &= ~MS.RDONLY
             deferred.append((dest, flags | MS.RDONLY))
         try:
-            _mount_fd(source, fd, mtype, flags & ~MS.REMOUNT, ",".join(o.data) or None)
+            _mount_fd(source, fd, mtype, flags & ~MS.REMOUNT, fs_data(ctx, mtype, o.data))
         except OSError as e:
             raise LaminaError(f"{where}: mount {source} on {dest} (type {mtype}): {e.strerror.lower()}") from None
         try:

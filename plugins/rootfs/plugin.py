@@ -85,18 +85,67 @@ def _setup_dev(config: dict) -> bool:
     return True
 
 
+def _unescape(field: str) -> str:
+    # the kernel escapes space, tab, newline and backslash in octal
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def _mountinfo() -> list[tuple[str, str, str]]:
+    """(mount point, root within its filesystem, type) of every mount this process sees."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            out.append((_unescape(fields[4]), _unescape(fields[3]), right.split()[0]))
+    return out
+
+
+def _make_parent_private(rootfs: str) -> None:
+    """Make the mount that holds the rootfs directory private (in this namespace only)."""
+    real = os.path.realpath(rootfs)
+    best = "/"
+    for mp, _root, _type in _mountinfo():
+        if (real == mp or real.startswith(mp.rstrip("/") + "/")) and len(mp) > len(best):
+            best = mp
+    syscalls.mount(None, best, None, MS.PRIVATE)
+
+
+def _hide_host_pseudo_fs(rootfs: str) -> None:
+    """--no-pivot leaves the host's mounts in the namespace under the chroot. A full proc or
+    sysfs among them would let the container mount a fresh, unmasked one (the kernel allows
+    that when such a mount is already visible): detach them, or cover them where that is
+    refused (as runc does)."""
+    real = os.path.realpath(rootfs)
+    for mp, root, fstype in _mountinfo():
+        if root != "/" or fstype not in ("proc", "sysfs") or mp == real or mp.startswith(real + "/"):
+            continue
+        try:
+            syscalls.mount(None, mp, None, MS.SLAVE | MS.REC)  # the unmount must not propagate
+            syscalls.umount2(mp, syscalls.MNT_DETACH)
+        except FileNotFoundError:
+            continue  # under a mount detached just before
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EPERM):
+                raise
+            syscalls.mount("tmpfs", mp, "tmpfs", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC)
+
+
 @hookimpl
 def lamina_init_rootfs(ctx) -> None:
     config, rootfs = ctx.config, ctx.rootfs
     linux = config.get("linux") or {}
     ctx.scratch["devnull_fd"] = _open_devnull()
-    # nothing we mount may propagate back to the host: make every mount a slave first
-    syscalls.mount(None, "/", None, MS.REC | MS.SLAVE)
+    prop = linux.get("rootfsPropagation")
+    # as runc: by default nothing we mount may propagate back to the host (every mount becomes
+    # a slave); rootfsPropagation replaces that for the whole namespace, so that "rshared" keeps
+    # the host's shared mounts in their peer groups (a bind with "rshared" is then two-way)
+    syscalls.mount(None, "/", None, mopts.PROPAGATION[prop] if prop else MS.REC | MS.SLAVE)
+    if prop:
+        # the bind below must not propagate to the host, and pivot_root refuses a shared parent
+        _make_parent_private(rootfs)
     # pivot_root needs the new root to be a mount point
     syscalls.mount(rootfs, rootfs, None, MS.BIND | MS.REC)
-    prop = linux.get("rootfsPropagation")
-    if prop:
-        syscalls.mount(None, rootfs, None, mopts.PROPAGATION[prop])
     deferred: list = []
     for i, m in enumerate(config.get("mounts") or []):
         mounts.mount_one(ctx, i, m, deferred)
@@ -149,7 +198,8 @@ def lamina_init_finalize(ctx) -> None:
             continue
         try:
             if paths.is_dir(fd):
-                syscalls.mount("tmpfs", paths.host_path(fd), "tmpfs", MS.RDONLY, None)
+                syscalls.mount("tmpfs", paths.host_path(fd), "tmpfs", MS.RDONLY,
+                               mounts.fs_data(ctx, "tmpfs", []))
             else:
                 syscalls.mount(paths.host_path(devnull), paths.host_path(fd), None, MS.BIND)
         except OSError as e:
@@ -172,14 +222,60 @@ def lamina_init_finalize(ctx) -> None:
 @hookimpl(trylast=True)
 def lamina_init_pivot(ctx) -> bool:
     os.chdir(ctx.rootfs)
+    # the old root (ours alone) must not be shared: pivot_root refuses it, and a move onto it
+    # would propagate to its peers on the host
+    syscalls.mount(None, "/", None, MS.PRIVATE)
     if ctx.options.no_pivot:
+        _hide_host_pseudo_fs(ctx.rootfs)
         syscalls.mount(ctx.rootfs, "/", None, MS.MOVE)
         os.chroot(".")
     else:
         # pivot_root(".", ".") stacks the old root on top of the new one; detach it from there.
-        # It is made a slave first so the unmount cannot propagate to the host.
-        syscalls.pivot_root(".", ".")
+        # It is made a slave first so the unmount cannot propagate to the host. The cwd is moved
+        # onto the old root itself: a plain "." would name the new root underneath, and the
+        # recursive slave would then also hit the container's own mounts (an "rshared" bind
+        # would lose its peer on the host)
+        old_root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            syscalls.pivot_root(".", ".")
+            os.fchdir(old_root)
+        finally:
+            os.close(old_root)
         syscalls.mount(None, ".", None, MS.SLAVE | MS.REC)
         syscalls.umount2(".", syscalls.MNT_DETACH)
     os.chdir("/")
+    prop = (ctx.config.get("linux") or {}).get("rootfsPropagation")
+    if prop:
+        # the new root was made from a private bind: give it the asked propagation now (as runc)
+        syscalls.mount(None, "/", None, mopts.PROPAGATION[prop])
     return True
+
+
+def _mount_points(pid: int) -> dict[str, list[str]]:
+    """mount point (as the process sees it, after pivot_root) -> options of its top mount."""
+    out: dict[str, list[str]] = {}
+    with open(f"/proc/{pid}/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[4].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+            out[point] = fields[5].split(",")
+    return out
+
+
+@hookimpl
+def lamina_audit(ctx) -> dict:
+    """The root and the masks as the init's mount table has them: a masked or read-only path
+    counts only if it is a mount point there (absent paths are skipped, as the spec says)."""
+    linux = ctx.config.get("linux") or {}
+    points = _mount_points(ctx.pid)
+    masked = [p for p in linux.get("maskedPaths") or [] if p in points]
+    readonly = [p for p in linux.get("readonlyPaths") or [] if "ro" in points.get(p, [])]
+    skipped = [p for p in (linux.get("maskedPaths") or []) + (linux.get("readonlyPaths") or [])
+               if p not in masked and p not in readonly]
+    out = {"root": ctx.rootfs, "root_readonly": "ro" in points.get("/", []), "mounts": len(points),
+           "masked_paths": masked, "readonly_paths": readonly}
+    if skipped:
+        out["absent_paths"] = skipped  # not in the rootfs: nothing to mask
+    if linux.get("rootfsPropagation"):
+        out["propagation"] = linux["rootfsPropagation"]
+    return out

@@ -72,19 +72,22 @@ def _wheel(src: str, out: str) -> str:
 
 RUN_SH = """\
 # one VM run, as root in {domain}
-export LAMINA_IN_VM=1 HOME=/root LC_ALL=C.UTF-8 PYTHONDONTWRITEBYTECODE=
+export LAMINA_IN_VM=1 HOME=/root LC_ALL=C.UTF-8 COLUMNS=120 TERM=dumb
 export PATH={venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-echo "=== lamina-vm: kernel $(uname -r), getenforce: $(getenforce), $(cat /proc/self/attr/current | tr -d '\\0')"
-echo "=== lamina-vm: /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup), controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+echo "=== lamina-vm: kernel $(uname -r), getenforce: $(getenforce), \\
+$(cat /proc/self/attr/current | tr -d '\\0')"
+echo "=== lamina-vm: /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup), \\
+controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+avc0=$(dmesg | wc -l)
 mkdir -p /src && cp -r /mnt/src/. /src/ || exit 124
 pip install -q --no-index --no-deps --force-reinstall --disable-pip-version-check /mnt/ctl/{wheel} || exit 124
 python -m compileall -q {venv}/lib/python3.11/site-packages/lamina >/dev/null
 cd /src
 {command}
 rc=$?
-n=$(dmesg | grep -c 'avc: *denied')
-echo "=== lamina-vm: $n AVC denials in the guest's kernel log (the last ones follow)"
-dmesg | grep 'avc: *denied' | sed -e 's/^\\[[ 0-9.]*\\] //' | tail -n 15
+dmesg | tail -n +$((avc0 + 1)) | grep 'avc: *denied' > /tmp/.avc
+echo "=== lamina-vm: $(wc -l < /tmp/.avc) AVC denials during the run (the last ones follow)"
+sed -e 's/^\\[[ 0-9.]*\\] //' /tmp/.avc | tail -n 15
 exit $rc
 """
 
@@ -108,7 +111,8 @@ def run(command: str, src: str | None = PROJECT, timeout: float = 900, enforcing
         command = f"cd /tmp; {command}"
     script = RUN_SH.format(domain=DOMAIN, venv=image.VENV, wheel=wheel, command=command)
     if not src:  # nothing to install
-        script = "\n".join(ln for ln in script.splitlines() if "/mnt/src" not in ln and "pip install" not in ln)
+        script = "\n".join(ln for ln in script.splitlines()
+                           if "/mnt/src" not in ln and "pip install" not in ln)
     with open(os.path.join(ctl, "run.sh"), "w") as f:
         f.write(script)
     with open(os.path.join(ctl, "domain"), "w") as f:
@@ -161,7 +165,8 @@ def run(command: str, src: str | None = PROJECT, timeout: float = 900, enforcing
 
 
 def pytest_command(args: list[str]) -> str:
-    return " ".join(["python", "-m", "pytest", "-p", "no:cacheprovider", "-q"] + [shlex.quote(a) for a in args])
+    return " ".join(["python", "-m", "pytest", "-p", "no:cacheprovider", "-q", "--color=no"] +
+                    [shlex.quote(a) for a in args])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("run", "shell"):
         p = sub.add_parser(name)
         p.add_argument("--timeout", type=float, default=900)
+        p.add_argument("--src", default=PROJECT, help=f"the project tree to copy in (default {PROJECT})")
         p.add_argument("--permissive", action="store_true", help="boot with enforcing=0")
         p.add_argument("--keep", action="store_true", help="keep the run directory (console log)")
         p.add_argument("--console", action="store_true", help="also print the guest's console")
@@ -188,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         args = a.args[1:] if a.args[:1] == ["--"] else a.args
         if a.verb == "run":
-            res = run(pytest_command(args or DEFAULT_PYTEST), timeout=a.timeout,
+            res = run(pytest_command(args or DEFAULT_PYTEST), src=a.src, timeout=a.timeout,
                       enforcing=not a.permissive, keep=a.keep)
         else:
             res = run(" ".join(args), src=None, timeout=a.timeout, enforcing=not a.permissive, keep=a.keep)

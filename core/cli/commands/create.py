@@ -10,7 +10,7 @@ from lamina.cli.options import create_options, make_create_options
 def command(g, container_id, bundle, pid_file, console_socket, no_pivot, no_new_keyring, preserve_fds):
     from lamina.create import Creation
 
-    g.no_systemd()
+    g.no_systemd(bundle)
     opts = make_create_options(bundle, pid_file, console_socket, no_pivot, no_new_keyring, preserve_fds)
     Creation(g.root, container_id, bundle, opts).run()
     return 0

@@ -13,6 +13,6 @@ def command(g, container_id, bundle, pid_file, console_socket, no_pivot, no_new_
             detach, keep):
     from lamina.run import run
 
-    g.no_systemd()
+    g.no_systemd(bundle)
     opts = make_create_options(bundle, pid_file, console_socket, no_pivot, no_new_keyring, preserve_fds)
     return run(g.root, container_id, bundle, opts, detach, keep)

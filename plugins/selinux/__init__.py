@@ -1,0 +1,1 @@
+"""Built-in plugin: SELinux labels (process.selinuxLabel, linux.mountLabel, the session keyring)."""

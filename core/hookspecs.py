@@ -27,7 +27,7 @@ hookimpl = pluggy.HookimplMarker("lamina")
 # older than HOOK_API_MIN (a hook it implements changed since). Adding a hook bumps
 # HOOK_API_VERSION; removing a hook or changing its arguments or result also raises HOOK_API_MIN.
 # Built-in plugins ship with the core and are always current. History in docs/plugins.md.
-HOOK_API_VERSION = 2  # 2: lamina_audit, the exec hooks, annotation claims
+HOOK_API_VERSION = 2  # 2: lamina_audit, apply_limits, stats, update, the exec hooks, annotation claims
 HOOK_API_MIN = 1
 
 # ---------------------------------------------------------------- host side, any verb
@@ -260,7 +260,9 @@ def lamina_init_namespaces(ctx: Any) -> None:
 def lamina_init_rootfs(ctx: Any) -> None:
     """Build the container's filesystem under ``ctx.rootfs``: mounts in config order, devices,
     /dev links. Runs in the init (PID 1 of the container), in its mount namespace, before
-    pivot_root; the host's /proc is still visible at /proc.
+    pivot_root; the host's /proc is still visible at /proc. An LSM plugin that needs options on
+    the mounts made here puts them, per filesystem type, in ``ctx.scratch["lsm_mount_options"]``
+    during ``lamina_prepare`` (the selinux plugin: ``context="<linux.mountLabel>"``).
     """
 
 

@@ -63,12 +63,30 @@ class Runtime:
         """Run one lamina command; returns the CompletedProcess (stdout/stderr as text)."""
         self._remember(args)
         kw.setdefault("stdin", None if input is not None else subprocess.DEVNULL)
+        if "stdout" not in kw and "stderr" not in kw and kw.get("capture_output", True) \
+                and _leaves_container_running(args):
+            # the container inherits lamina's stdio: pipes would stay open (and this call would
+            # block) until the container exits, so capture through files instead
+            return self._call_via_files(args, admin, timeout, input, check, kw)
         if "stdout" not in kw and "stderr" not in kw:
             kw.setdefault("capture_output", True)
         p = subprocess.run(self.argv(*args), env=self.env(admin), timeout=timeout, input=input, **kw)
         if isinstance(p.stdout, bytes):
             p.stdout = p.stdout.decode(errors="replace")
             p.stderr = p.stderr.decode(errors="replace") if p.stderr is not None else ""
+        if check and p.returncode != 0:
+            raise AssertionError(f"lamina {' '.join(args)} exited {p.returncode}: {p.stderr}")
+        return p
+
+    def _call_via_files(self, args, admin, timeout, input, check, kw) -> subprocess.CompletedProcess:
+        kw.pop("capture_output", None)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            p = subprocess.run(self.argv(*args), env=self.env(admin), timeout=timeout, input=input,
+                               stdout=out, stderr=err, **kw)
+            out.seek(0)
+            err.seek(0)
+            p.stdout = out.read().decode(errors="replace")
+            p.stderr = err.read().decode(errors="replace")
         if check and p.returncode != 0:
             raise AssertionError(f"lamina {' '.join(args)} exited {p.returncode}: {p.stderr}")
         return p
@@ -151,6 +169,15 @@ class Runtime:
                                stdin=subprocess.DEVNULL, timeout=60,
                                env={k: v for k, v in os.environ.items() if k != "LAMINA_CONFIG"})
         self.ids.clear()
+
+
+def _leaves_container_running(args: tuple[str, ...]) -> bool:
+    """`create` and `run --detach` return while the container (holding their stdio) lives on."""
+    if not args:
+        return False
+    if args[0] == "create":
+        return True
+    return args[0] == "run" and any(a in ("-d", "--detach") for a in args[1:-1])
 
 
 def _binary() -> str:

@@ -49,8 +49,18 @@ def lamina_audit(ctx) -> dict:
                     break
                 except OSError:
                     continue
+    # every other file a limit was written to (hugetlb, io.max, ...), as apply_limits recorded it
+    for _field, path in ctx.plugin_state.get("cgroups", {}).get("files") or []:
+        try:
+            with open(path) as f:
+                limits.setdefault(os.path.basename(path), f.read().strip())
+        except OSError:
+            continue
     if limits:
         out["limits"] = limits
+    bpf = ctx.plugin_state.get("cgroups", {}).get("bpf")
+    if bpf:
+        out["device_program"] = bpf  # cgroup v2: the eBPF program's id and where it is attached
     dev = paths.get("devices")
     if dev and resources.get("devices"):
         try:

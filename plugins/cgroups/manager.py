@@ -106,6 +106,11 @@ class Manager:
         for b in self.backends():
             b.join(pid)
 
+    def file_of(self, w: fsio.Write) -> str | None:
+        b = self.backend_for(w.controller)
+        d = b.dir_for(w.controller) if b else None
+        return os.path.join(d, w.file) if d else None
+
     def apply(self, writes: list[fsio.Write]) -> None:
         for w in writes:
             b = self.backend_for(w.controller)

@@ -158,8 +158,12 @@ def lamina_apply_limits(ctx) -> None:
     if m is None:
         return
     sections = controllers.present((ctx.config.get("linux") or {}).get("resources") or {})
-    m.apply(_writes(m, sections))
-    ctx.mine(NAME)["resources"] = sections
+    writes = _writes(m, sections)
+    m.apply(writes)
+    mine = ctx.mine(NAME)
+    mine["resources"] = sections
+    mine["files"] = sorted({(w.field, m.file_of(w)) for w in writes if m.file_of(w)})  # for the audit
+
 
 
 def merge_resources(old: dict, new: dict) -> dict:
@@ -198,8 +202,11 @@ def lamina_update(ctx, resources: dict) -> list[str]:
     for name in new:
         needed |= set(controllers.SECTIONS[name].needs(merged[name]))
     m.enable(needed)
-    m.apply(_writes(m, {k: merged[k] for k in new}))
+    writes = _writes(m, {k: merged[k] for k in new})
+    m.apply(writes)
     mine["resources"] = merged
+    files = {tuple(x) for x in mine.get("files") or []}
+    mine["files"] = sorted(files | {(w.field, m.file_of(w)) for w in writes if m.file_of(w)})
     return sorted(new) + (["devices"] if "devices" in resources else [])
 
 

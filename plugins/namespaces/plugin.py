@@ -54,7 +54,8 @@ def lamina_validate(config: dict, bundle: str) -> list[str]:
         where = f"linux.namespaces[{i}]"
         t = ns["type"]
         if t not in TYPES:
-            problems.append(f"{where}.type: unknown namespace type {t!r} (expected one of {', '.join(TYPES)})")
+            problems.append(f"{where}.type: unknown namespace type {t!r} "
+                            f"(expected one of {', '.join(TYPES)})")
             continue
         if t in seen:
             problems.append(f"{where}.type: namespace {t!r} is listed twice (also at [{seen[t]}])")
@@ -125,7 +126,8 @@ def _join(t: str, fd: int, path: str) -> None:
     try:
         syscalls.setns(fd, TYPES[t], what=f"{t} namespace {path}")
     except OSError as e:
-        raise LaminaError(f"linux.namespaces: cannot join {t} namespace {path}: {e.strerror.lower()}") from None
+        raise LaminaError(f"linux.namespaces: cannot join {t} namespace {path}: "
+                          f"{e.strerror.lower()}") from None
 
 
 @hookimpl
@@ -164,7 +166,8 @@ def lamina_write_id_maps(ctx, pid: int) -> None:
             with open(f"/proc/{pid}/{kind}_map", "w") as f:
                 f.write(lines)
         except OSError as e:
-            raise LaminaError(f"linux.{key}: cannot write /proc/{pid}/{kind}_map: {e.strerror.lower()}") from None
+            raise LaminaError(f"linux.{key}: cannot write /proc/{pid}/{kind}_map: "
+                              f"{e.strerror.lower()}") from None
 
 
 @hookimpl

@@ -216,10 +216,11 @@ def _privileged(config: dict, caps: dict[str, list[str]], shared: dict[str, tupl
     everything = set(capnames.NAMES[: capnames.last_cap() + 1])
     for s in ("bounding", "effective", "permitted"):
         if everything <= set(caps[s]):
-            out.append(f"process.capabilities.{s}: holds every capability, as a privileged container does {rule}")
+            out.append(f"process.capabilities.{s}: holds every capability, as a privileged container "
+                       f"does {rule}")
     for i, m in enumerate(config.get("mounts") or []):
-        sysfs = m.get("type") == "sysfs" or (
-            _is_bind(m) and _under(os.path.realpath(os.path.normpath(m.get("source") or "/nonexistent")), ["/sys"]))
+        source = os.path.realpath(os.path.normpath(m.get("source") or "/nonexistent"))
+        sysfs = m.get("type") == "sysfs" or (_is_bind(m) and _under(source, ["/sys"]))
         if sysfs and not _readonly(m):
             out.append(f"mounts[{i}]: sysfs mounted writable at {m.get('destination')}, as a privileged "
                        f"container has it {rule}")

@@ -97,7 +97,8 @@ def lamina_init_namespaces(ctx) -> None:
     # last in this phase: after the user namespace exists (the keyring's owner is the container's
     # root) and after an LSM plugin set the label new keys get (selinux: attr/keycreate)
     if not ctx.options.no_new_keyring:
-        userns = any(ns.get("type") == "user" for ns in (ctx.config.get("linux") or {}).get("namespaces") or [])
+        nss = (ctx.config.get("linux") or {}).get("namespaces") or []
+        userns = any(ns.get("type") == "user" for ns in nss)
         keyring.join_new_session_keyring(ctx.id, userns)
 
 
@@ -167,7 +168,8 @@ def lamina_init_privileges(ctx) -> None:
     # ambient bit needs only permitted and inheritable), so the bounding set would be bypassed
     inheritable = caps.mask(c.get("inheritable") or []) & bounding
     syscalls.capset(caps.mask(c.get("effective") or []) & permitted, permitted, inheritable)
-    syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL, what="PR_CAP_AMBIENT_CLEAR_ALL")
+    syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL,
+                   what="PR_CAP_AMBIENT_CLEAR_ALL")
     # the kernel allows an ambient capability only if it is permitted and inheritable; like runc,
     # the others are left out (which only ever gives the process less)
     for name in c.get("ambient") or []:
@@ -262,7 +264,8 @@ def lamina_audit(ctx) -> dict:
         # /proc/<pid>/limits, not prlimit(2): reading another uid's limits needs CAP_SYS_RESOURCE
         with open(f"/proc/{ctx.pid}/limits") as f:
             rows = {line[:26].strip(): line[26:].split()[:2] for line in f.readlines()[1:]}
-        out["rlimits"] = {t: "/".join(rows[_LIMIT_ROWS[t]]) for t in sorted(wanted) if _LIMIT_ROWS.get(t) in rows}
+        out["rlimits"] = {t: "/".join(rows[_LIMIT_ROWS[t]]) for t in sorted(wanted)
+                          if _LIMIT_ROWS.get(t) in rows}
     with open(f"/proc/{ctx.pid}/oom_score_adj") as f:
         out["oom_score_adj"] = int(f.read())
     return out

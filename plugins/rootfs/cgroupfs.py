@@ -43,7 +43,8 @@ def mount_cgroups(ctx, dest: str, o, deferred: list, where: str) -> None:
         if o.readonly:
             deferred.append((dest, flags | MS.RDONLY))
     except OSError as e:
-        raise LaminaError(f"{where}: cgroup mount on {dest}: {e.filename or ''} {e.strerror.lower()}") from None
+        raise LaminaError(f"{where}: cgroup mount on {dest}: {e.filename or ''} "
+                          f"{e.strerror.lower()}") from None
 
 
 def _one(rootfs, dest, fstype, host_mnt, own_path, cgroupns, flags, readonly, opts=None) -> None:

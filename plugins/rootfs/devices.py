@@ -95,6 +95,7 @@ def links(rootfs: str) -> None:
                 _remove_existing(dev, name)
                 os.symlink(target, name, dir_fd=dev)
             except OSError as e:
-                raise LaminaError(f"{link}: cannot create symlink to {target}: {e.strerror.lower()}") from None
+                raise LaminaError(f"{link}: cannot create symlink to {target}: "
+                                  f"{e.strerror.lower()}") from None
     finally:
         os.close(dev)

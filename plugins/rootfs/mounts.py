@@ -174,7 +174,8 @@ def mount_one(ctx, index: int, m: dict, deferred: list) -> None:
         try:
             _mount_fd(source, fd, mtype, flags & ~MS.REMOUNT, fs_data(ctx, mtype, o.data))
         except OSError as e:
-            raise LaminaError(f"{where}: mount {source} on {dest} (type {mtype}): {e.strerror.lower()}") from None
+            raise LaminaError(f"{where}: mount {source} on {dest} (type {mtype}): "
+                              f"{e.strerror.lower()}") from None
         try:
             if "tmpcopyup" in o.extra:
                 _copy_up(fd, _reopen(rootfs, dest))

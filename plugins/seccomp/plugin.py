@@ -191,3 +191,6 @@ def lamina_teardown(ctx) -> None:
     prepared = ctx.scratch.pop(NAME, None)  # a create that failed before the fork
     if prepared is not None and prepared.listener is not None:
         prepared.listener.close()
+
+
+from lamina.plugins.seccomp.audit import lamina_audit  # noqa: E402,F401  (the audit report, its own module)

@@ -107,6 +107,13 @@ def lamina_validate(config: dict, bundle: str) -> list[str]:
                     "it ([plugin.selinux] required = true): refusing to run the container unconfined"]
         return []
     label, mount_label = _labels(config)
+    if not label and not mount_label:
+        return []
+    try:
+        import selinux  # noqa: F401
+    except ImportError:
+        return ["process.selinuxLabel: SELinux is enabled on this host but its Python bindings are missing "
+                "(install python3-selinux): cannot apply the labels"]
     problems = []
     for field, value in (("process.selinuxLabel", label), ("linux.mountLabel", mount_label)):
         if value is not None:
@@ -240,16 +247,24 @@ def lamina_init_lsm(ctx) -> None:
         # opened now, written at the very end: a seccomp filter loaded in between may not allow
         # the open, and the label must not apply to anything exec'd before the process itself
         st.exec_fd = procattr.open_attr(st.proc_fd, "exec")
+    # the host's /proc is not kept one step longer than needed: through it a process of the
+    # container that could reach the init's fds would reach the host (CVE-2024-21626 class)
+    os.close(st.proc_fd)
+    st.proc_fd = -1
 
 
 @hookimpl(trylast=True)
 def lamina_init_ready(ctx) -> None:
     # after the process plugin found the executable (ctx.scratch["exec_path"])
     st = _state(ctx)
-    if st is None or not st.label or "exec_path" not in ctx.scratch:
+    if st is None:
         return
-    nnp = bool((ctx.config.get("process") or {}).get("noNewPrivileges"))
-    execcheck.check_exec(st.fs, st.current, st.label, ctx.scratch["exec_path"], nnp)
+    try:
+        if st.label and "exec_path" in ctx.scratch:
+            nnp = bool((ctx.config.get("process") or {}).get("noNewPrivileges"))
+            execcheck.check_exec(st.fs, st.current, st.label, ctx.scratch["exec_path"], nnp)
+    finally:
+        st.fs.close()  # the last use of the host's selinuxfs, before the init waits for `start`
 
 
 @hookimpl(tryfirst=True)
@@ -260,3 +275,6 @@ def lamina_init_exec(ctx) -> None:
         return None
     procattr.write_attr(st.exec_fd, st.label, "process.selinuxLabel", "exec label")
     return None
+
+
+from lamina.plugins.selinux.audit import lamina_audit  # noqa: E402,F401  (the audit report, its own module)

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 # where a mount leaking from a container would show in the host's namespace (the whole table
 # also changes with what other test sessions on the host mount meanwhile)
-HOST_DIRS = ("/etc", "/dev", "/var/tmp", "/bin", "/usr", "/root", "/home")
+HOST_DIRS = ("/etc", "/dev", "/bin", "/usr", "/root", "/home", "/sbin", "/lib")
 
 
 def mounts(*paths: str) -> set[str]:

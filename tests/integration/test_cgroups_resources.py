@@ -14,7 +14,6 @@ import os
 
 import pytest
 from cgroupfiles import HostCgroups, block_device, wait_for
-
 from lamina import testing
 
 pytestmark = [pytest.mark.integration, pytest.mark.cgroups]
@@ -108,13 +107,22 @@ def test_memory_v1_only_fields(lamina, bundle):
         assert "oom_kill_disable 1" in CG.read("memory", b.cgroups_path, "memory.oom_control")
         assert CG.read("memory", b.cgroups_path, "memory.use_hierarchy") == "1"
     else:
-        err = refused(lamina, make(bundle, {"memory": mem}), "linux.resources.memory.swappiness",
-                      "linux.resources.memory.disableOOMKiller", "cgroup v2")
+        err = refused(
+            lamina,
+            make(bundle, {"memory": mem}),
+            "linux.resources.memory.swappiness",
+            "linux.resources.memory.disableOOMKiller",
+            "cgroup v2",
+        )
         assert "useHierarchy" not in err  # true is what v2 always does
         refused(lamina, make(bundle, {"memory": {"useHierarchy": False}}), "useHierarchy", "hierarchical")
 
 
-HOG = ["sh", "-c", 'x=$(head -c 20000000 /dev/zero | tr "\\0" a); echo held > /dev/null; sleep 300; echo ${#x}']
+HOG = [
+    "sh",
+    "-c",
+    'x=$(head -c 20000000 /dev/zero | tr "\\0" a); echo held > /dev/null; sleep 300; echo ${#x}',
+]
 
 
 def _usage(b) -> int:
@@ -163,7 +171,9 @@ def test_cpu_shares_quota_period_burst_cpuset(lamina, bundle):
         assert CG.read("cpu", cg, "cpu.cfs_burst_us") == "10000"
     else:
         # weight = ceil(10^((L^2 + 125 L)/612 - 7/34)), L = log2(512) = 9
-        assert CG.read("cpu", cg, "cpu.weight") == str(math.ceil(10 ** ((81 + 125 * 9) / 612 - 7 / 34))) == "59"
+        assert (
+            CG.read("cpu", cg, "cpu.weight") == str(math.ceil(10 ** ((81 + 125 * 9) / 612 - 7 / 34))) == "59"
+        )
         assert CG.read("cpu", cg, "cpu.max") == "50000 100000"
         assert CG.read("cpu", cg, "cpu.max.burst") == "10000"
     assert CG.read("cpuset", cg, "cpuset.cpus") == "0"
@@ -190,23 +200,42 @@ def test_case_039_shares_1024(lamina, bundle):
 
 def test_cpu_realtime(lamina, bundle):
     if v("cpu") == 2:
-        refused(lamina, make(bundle, {"cpu": {"realtimePeriod": 500000, "realtimeRuntime": 0}}),
-                "linux.resources.cpu.realtimePeriod", "cgroup v2")
+        refused(
+            lamina,
+            make(bundle, {"cpu": {"realtimePeriod": 500000, "realtimeRuntime": 0}}),
+            "linux.resources.cpu.realtimePeriod",
+            "cgroup v2",
+        )
         return
     if not CG.has("cpu", "/", "cpu.rt_runtime_us"):
-        refused(lamina, make(bundle, {"cpu": {"realtimePeriod": 500000}}), "realtimePeriod", "CONFIG_RT_GROUP_SCHED")
+        refused(
+            lamina,
+            make(bundle, {"cpu": {"realtimePeriod": 500000}}),
+            "realtimePeriod",
+            "CONFIG_RT_GROUP_SCHED",
+        )
         return
     b = started(lamina, bundle, {"cpu": {"realtimePeriod": 500000, "realtimeRuntime": 0}})
     assert CG.read("cpu", b.cgroups_path, "cpu.rt_period_us") == "500000"
     assert CG.read("cpu", b.cgroups_path, "cpu.rt_runtime_us") == "0"
     # more real-time runtime than the parent cgroup has (0 here) is the kernel's refusal, said clearly
-    refused(lamina, make(bundle, {"cpu": {"realtimeRuntime": 1000}}), "linux.resources.cpu.realtimeRuntime",
-            "invalid argument", "parent")
+    refused(
+        lamina,
+        make(bundle, {"cpu": {"realtimeRuntime": 1000}}),
+        "linux.resources.cpu.realtimeRuntime",
+        "invalid argument",
+        "parent",
+    )
 
 
 def test_cpu_bad_values_refused(lamina, bundle):
-    err = refused(lamina, make(bundle, {"cpu": {"shares": 1, "period": 10, "cpus": "a-b"}}),
-                  "linux.resources.cpu.shares", "linux.resources.cpu.period", "linux.resources.cpu.cpus")
+    err = refused(
+        lamina,
+        make(bundle, {"cpu": {"shares": 1, "period": 10, "cpus": "a-b"}}),
+        "linux.resources.cpu.shares",
+        "linux.resources.cpu.period",
+        "linux.resources.cpu.cpus",
+    )
     assert "[2, 262144]" in err
 
 
@@ -237,17 +266,24 @@ def test_blockio_weight_and_throttles(lamina, bundle):
     ver = v("blkio")
     _, major, minor = block_device()
     dev = f"{major}:{minor}"
-    bio = {"weight": 300,
-           "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": MiB}],
-           "throttleWriteBpsDevice": [{"major": major, "minor": minor, "rate": 2 * MiB}],
-           "throttleReadIOPSDevice": [{"major": major, "minor": minor, "rate": 1000}],
-           "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}
+    bio = {
+        "weight": 300,
+        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": MiB}],
+        "throttleWriteBpsDevice": [{"major": major, "minor": minor, "rate": 2 * MiB}],
+        "throttleReadIOPSDevice": [{"major": major, "minor": minor, "rate": 1000}],
+        "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}],
+    }
     b = started(lamina, bundle, {"blockIO": bio})
     cg = b.cgroups_path
     if ver == 1:
         wfile = "blkio.bfq.weight" if CG.has("blkio", cg, "blkio.bfq.weight") else "blkio.weight"
         assert CG.read("blkio", cg, wfile).split()[-1] == "300"
-        for name, rate in (("read_bps", MiB), ("write_bps", 2 * MiB), ("read_iops", 1000), ("write_iops", 100)):
+        for name, rate in (
+            ("read_bps", MiB),
+            ("write_bps", 2 * MiB),
+            ("read_iops", 1000),
+            ("write_iops", 100),
+        ):
             assert CG.read("blkio", cg, f"blkio.throttle.{name}_device") == f"{dev} {rate}"
     else:
         if CG.has("blkio", cg, "io.bfq.weight"):
@@ -277,7 +313,9 @@ def test_blockio_weight_device(lamina, bundle):
 
 def test_blockio_leaf_weight_refused(lamina, bundle):
     v("blkio")
-    refused(lamina, make(bundle, {"blockIO": {"leafWeight": 300}}), "linux.resources.blockIO.leafWeight", "CFQ")
+    refused(
+        lamina, make(bundle, {"blockIO": {"leafWeight": 300}}), "linux.resources.blockIO.leafWeight", "CFQ"
+    )
 
 
 # ---------------------------------------------------------------- hugetlb, network, rdma
@@ -293,8 +331,12 @@ def test_hugepage_limits(lamina, bundle):
     rsvd = "hugetlb.2MB.rsvd.limit_in_bytes" if ver == 1 else "hugetlb.2MB.rsvd.max"
     if CG.has("hugetlb", b.cgroups_path, rsvd):
         assert CG.read("hugetlb", b.cgroups_path, rsvd) == str(4 * MiB)
-    refused(lamina, make(bundle, {"hugepageLimits": [{"pageSize": "3MB", "limit": 4 * MiB}]}),
-            "linux.resources.hugepageLimits[0].pageSize", "not a huge page size of this host")
+    refused(
+        lamina,
+        make(bundle, {"hugepageLimits": [{"pageSize": "3MB", "limit": 4 * MiB}]}),
+        "linux.resources.hugepageLimits[0].pageSize",
+        "not a huge page size of this host",
+    )
 
 
 def test_network_class_and_priorities(lamina, bundle):
@@ -326,11 +368,15 @@ def test_case_040_unified(lamina, bundle):
         refused(lamina, make(bundle, {"unified": {"pids.max": "10"}}), "linux.resources.unified", "v1")
         return
     # written last: the raw value wins over pids.limit
-    b = started(lamina, bundle, {"pids": {"limit": 5}, "unified": {"pids.max": "10", "memory.high": "67108864"}})
+    b = started(
+        lamina, bundle, {"pids": {"limit": 5}, "unified": {"pids.max": "10", "memory.high": "67108864"}}
+    )
     assert CG.read("pids", b.cgroups_path, "pids.max") == "10"
     assert CG.read("memory", b.cgroups_path, "memory.high") == "67108864"
     refused(lamina, make(bundle, {"unified": {"cgroup.procs": "1"}}), "linux.resources.unified.cgroup.procs")
-    refused(lamina, make(bundle, {"unified": {"memory.nonesuch": "1"}}), "linux.resources.unified.memory.nonesuch")
+    refused(
+        lamina, make(bundle, {"unified": {"memory.nonesuch": "1"}}), "linux.resources.unified.memory.nonesuch"
+    )
 
 
 # ---------------------------------------------------------------- devices
@@ -338,9 +384,11 @@ def test_case_040_unified(lamina, bundle):
 
 def _devices_bundle(bundle, rules: list, major: int, minor: int):
     """A container with CAP_MKNOD that makes a node of the host's disk and reads one byte."""
-    script = (f"mknod /dev/lamina-disk b {major} {minor} && "
-              "if head -c 1 /dev/lamina-disk > /dev/null; then echo read-ok; else echo read-denied; fi; "
-              "echo x > /dev/null && echo null-ok")
+    script = (
+        f"mknod /dev/lamina-disk b {major} {minor} && "
+        "if head -c 1 /dev/lamina-disk > /dev/null; then echo read-ok; else echo read-denied; fi; "
+        "echo x > /dev/null && echo null-ok"
+    )
     b = bundle(["sh", "-c", script])
     for s in ("bounding", "effective", "permitted"):
         b.config["process"]["capabilities"][s].append("CAP_MKNOD")
@@ -372,13 +420,24 @@ def test_devices_v1_list(lamina, bundle):
     if v("devices") != 1:
         pytest.skip("devices.list is cgroup v1's; v2 is tested by what the container can open")
     _, major, minor = block_device()
-    b = started(lamina, bundle, {"devices": [{"allow": False, "access": "rwm"},
-                                             {"allow": True, "type": "b", "major": major, "minor": minor,
-                                              "access": "r"}]})
+    b = started(
+        lamina,
+        bundle,
+        {
+            "devices": [
+                {"allow": False, "access": "rwm"},
+                {"allow": True, "type": "b", "major": major, "minor": minor, "access": "r"},
+            ]
+        },
+    )
     rules = CG.read("devices", b.cgroups_path, "devices.list").splitlines()
     assert f"b {major}:{minor} r" in rules and "c 1:3 rwm" in rules and "a *:* rwm" not in rules, rules
 
 
 def test_devices_bad_rule_refused(lamina, bundle):
-    refused(lamina, make(bundle, {"devices": [{"allow": True, "type": "x", "access": "rwq"}]}),
-            "linux.resources.devices[0].type", "linux.resources.devices[0].access")
+    refused(
+        lamina,
+        make(bundle, {"devices": [{"allow": True, "type": "x", "access": "rwq"}]}),
+        "linux.resources.devices[0].type",
+        "linux.resources.devices[0].access",
+    )

@@ -39,7 +39,8 @@ def test_every_problem_with_its_field(lamina, bundle, admin_file):
         "process.capabilities.bounding[3]: unknown capability 'CAP_FLY'",
         "linux.namespaces[5].type: namespace 'pid' is listed twice",
         "annotations.org.lamina.landlock.read_only: 'bin' is not an absolute path",
-        "linux.seccomp: the host policy requires a seccomp filter, and there is none (policy.require_seccomp)",
+        "linux.seccomp: the host policy requires a seccomp filter, and there is none "
+        "(policy.require_seccomp)",
         "process.capabilities.bounding[2]: CAP_NET_BIND_SERVICE is above the host's capability ceiling "
         "(policy.max_capabilities)",
     ]

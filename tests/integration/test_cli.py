@@ -71,8 +71,10 @@ def test_root_defaults_to_run_lamina(lamina):
 def test_root_holds_the_state(lamina, bundle, tmp_path):
     root = str(tmp_path / "a" / "root")  # made on first use, like runc's
     b = bundle(["sleep", "100"])
-    p = subprocess.run([lamina.binary, "--root", root, "create", "--bundle", b.path, b.id],
-                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    with open(tmp_path / "err", "w") as err:
+        p = subprocess.run([lamina.binary, "--root", root, "create", "--bundle", b.path, b.id],
+                           stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+    p.stderr = (tmp_path / "err").read_text()
     try:
         assert p.returncode == 0, p.stderr
         assert os.path.isfile(os.path.join(root, b.id, "state.json"))
@@ -106,13 +108,19 @@ def test_bad_global_flag_values(lamina):
 
 
 @pytest.mark.parametrize("verb", ["create", "run"])
-def test_systemd_cgroup_is_refused_for_create_and_run(lamina, bundle, verb):
+@pytest.mark.parametrize("cgroups_path", ["", "system.slice:lamina:x"])
+def test_systemd_cgroup_is_refused_for_create_and_run(lamina, bundle, verb, cgroups_path):
+    """The flag parses before the verb; the driver is not there (yet): one clear line, nothing left.
+    (The exact wording belongs to lamina.cgroupdriver.)"""
     b = bundle(["true"])
+    if cgroups_path:
+        b.config["linux"]["cgroupsPath"] = cgroups_path
+        b.write()
     p = subprocess.run(lamina.argv("--systemd-cgroup", verb, "--bundle", b.path, b.id),
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
     lamina.ids.add(b.id)
     assert p.returncode == 1
-    assert "systemd" in p.stderr and "not supported" in p.stderr, p.stderr
+    assert "systemd" in p.stderr and "cgroupfs" in p.stderr or "slice:prefix:name" in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
     no_traceback(p)
     assert not os.path.exists(os.path.join(lamina.root, b.id))
@@ -198,14 +206,15 @@ def test_spec_output_runs(lamina, bundle):
 
 
 def test_create_flags_are_accepted(lamina, bundle, tmp_path):
-    b = bundle(["sh", "-c", "echo fds:$(ls /proc/self/fd | tr '\\n' ' ')"])
+    b = bundle(["sh", "-c", "echo fds:$(ls /proc/self/fd | tr '\\n' ' '); readlink /proc/self/fd/3"])
     pidf = tmp_path / "pid"
     r, w = os.pipe()
-    with open(tmp_path / "out", "wb") as out:
+    with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
         p = subprocess.run(lamina.argv("create", "--bundle", b.path, "--pid-file", str(pidf), "--no-pivot",
                                        "--no-new-keyring", "--preserve-fds", "1", b.id),
-                           stdout=out, stderr=subprocess.PIPE, text=True, pass_fds=(r,),
-                           stdin=subprocess.DEVNULL)
+                           stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                           preexec_fn=lambda: os.dup2(r, 3), pass_fds=(3,))
+    p.stderr = (tmp_path / "err").read_text()
     lamina.ids.add(b.id)
     os.close(w)
     os.close(r)
@@ -214,8 +223,10 @@ def test_create_flags_are_accepted(lamina, bundle, tmp_path):
     assert lamina("start", b.id).returncode == 0
     wait_for(lambda: status(lamina, b.id) == "stopped")
     # fd 3 is the preserved one; the last number is ls's own directory fd
-    fds = (tmp_path / "out").read_text().split(":", 1)[1].split()
+    first, second = (tmp_path / "out").read_text().splitlines()
+    fds = first.split(":", 1)[1].split()
     assert fds[:4] == ["0", "1", "2", "3"] and len(fds) == 5, fds
+    assert second.startswith("pipe:["), second  # the preserved fd is our pipe
 
 
 def test_state_prints_only_json(lamina, bundle):

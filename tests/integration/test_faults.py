@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 # where a mount leaking from a container would show in the host's namespace (the whole table
 # also changes with what other test sessions on the host mount meanwhile)
-HOST_DIRS = ("/etc", "/dev", "/var/tmp", "/bin", "/usr", "/root", "/home")
+HOST_DIRS = ("/etc", "/dev", "/bin", "/usr", "/root", "/home", "/sbin", "/lib")
 
 
 def mounts(*paths: str) -> set[str]:
@@ -302,3 +302,42 @@ def test_missing_state_json_uses_the_copy(lamina, bundle):
     os.unlink(os.path.join(lamina.root, b.id, "state.json"))
     force_delete(lamina, b.id)
     gone(lamina, b, before)
+
+
+def test_foreground_run_killed_while_the_container_runs(lamina, bundle):
+    """The supervising `run` dies; the container lives on (re-parented to our subreaper) and
+    `delete --force` removes it completely."""
+    b = bundle(["sleep", "60"])
+    before = mounts(b.path, lamina.root)
+    p = lamina_detached(lamina, "run", "--bundle", b.path, b.id)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        st = lamina("state", b.id)
+        if st.returncode == 0 and json.loads(st.stdout)["status"] == "running":
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    assert lamina.state(b.id)["status"] == "running"
+    force_delete(lamina, b.id)
+    gone(lamina, b, before)
+
+
+def test_delete_killed_midway_is_finished_by_the_next(lamina, bundle):
+    """`delete --force` itself SIGKILLed at random moments: the next `delete --force` completes it."""
+    rng = random.Random(int.from_bytes(os.urandom(4), "little"))
+    for i in range(8):
+        b = bundle(["sleep", "60"])
+        before = mounts(b.path, lamina.root)
+        assert lamina.run(b, "--detach", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+        delay = rng.uniform(0, 0.15)
+        p = lamina_detached(lamina, "delete", "--force", b.id)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+        st = lamina("state", b.id)
+        assert "Traceback" not in st.stderr and (st.returncode == 0 or len(st.stderr.splitlines()) == 1)
+        force_delete(lamina, b.id)
+        left = testing.leftovers(lamina.root, b.id, b.cgroups_path)
+        assert left == [], f"iteration {i}, delete killed after {delay * 1000:.0f} ms (exit {p.returncode}): {left}"
+        assert mounts(b.path, lamina.root) == before

@@ -5,6 +5,8 @@ one JSON line.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import time
@@ -36,7 +38,8 @@ def test_inspect_reports_what_was_applied(lamina, bundle, subreaper):
     ns = applied["namespaces"]
     for t in ("pid", "network", "ipc", "uts", "mount"):
         assert ns[t]["mode"] == "created", ns
-        assert ns[t]["id"] == os.readlink(f"/proc/{info['pid']}/ns/{'net' if t == 'network' else 'mnt' if t == 'mount' else t}")
+        proc_name = {"network": "net", "mount": "mnt"}.get(t, t)
+        assert ns[t]["id"] == os.readlink(f"/proc/{info['pid']}/ns/{proc_name}")
     for t in ("user", "cgroup"):  # not in linux.namespaces: the host's
         assert ns[t]["mode"] == "host", ns
     assert ns["hostname"] == "audited"
@@ -138,3 +141,22 @@ def test_audit_settings_are_checked(lamina, bundle, admin_file):
     assert "audit.log must be an absolute path" in lamina.run(bundle()).stderr
     lamina.admin = admin_file({"audit": {"path": "/var/log/x"}})
     assert "audit.path: unknown setting" in lamina.run(bundle()).stderr
+
+
+def test_seccomp_and_selinux_report(lamina, bundle, subreaper):
+    cfg = testing.base_config(["/bin/true"])
+    profile = {"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["mknod", "mknodat"], "action": "SCMP_ACT_ERRNO"}]}
+    cfg["linux"]["seccomp"] = profile
+    cfg["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0"
+    b = bundle(config=cfg)
+    assert lamina.create(b).returncode == 0
+    applied = lamina.inspect(b.id)["audit"]["applied"]
+    sc = applied["seccomp"]
+    digest = hashlib.sha256(json.dumps(profile, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert sc["profile_sha256"] == digest and sc["rules"] == 1 and sc["syscall_names"] == 2
+    assert sc["kernel_mode"] == "filter" and sc["kernel_filters"] >= 1
+    se = applied["selinux"]
+    assert se["process_label"] == "system_u:system_r:container_t:s0"
+    if not se["enabled"]:
+        assert se["applied"] is False

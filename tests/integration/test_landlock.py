@@ -112,15 +112,18 @@ def test_inspect_shows_the_layers(lamina, bundle, subreaper):
     assert lamina.create(b).returncode == 0
     report = lamina.inspect(b.id)["audit"]["applied"]["landlock"]
     assert report["abi"] >= 1 and "write_file" in report["handled"]
-    assert report["layers"] == [{"source": "annotations", "read_only": ["/bin", "/etc"], "read_write": ["/tmp"]}]
+    assert report["layers"] == [{"source": "annotations", "read_only": ["/bin", "/etc"],
+                                 "read_write": ["/tmp"]}]
     table = lamina("inspect", b.id).stdout
     assert "landlock" in table and "/etc" in table
 
 
 @pytest.mark.parametrize("annotations, message", [
     ({RO: "/bin:etc"}, f"annotations.{RO}: 'etc' is not an absolute path"),
-    ({"org.lamina.landlock.readonly": "/bin"}, "annotations.org.lamina.landlock.readonly: unknown Landlock annotation"),
-    ({"org.lamina.landlock.disable": "true"}, "annotations.org.lamina.landlock.disable: unknown Landlock annotation"),
+    ({"org.lamina.landlock.readonly": "/bin"},
+     "annotations.org.lamina.landlock.readonly: unknown Landlock annotation"),
+    ({"org.lamina.landlock.disable": "true"},
+     "annotations.org.lamina.landlock.disable: unknown Landlock annotation"),
 ])
 def test_bad_annotations_are_refused(lamina, bundle, annotations, message):
     cfg = testing.base_config(["/bin/true"])

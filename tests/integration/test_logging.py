@@ -15,10 +15,18 @@ pytestmark = pytest.mark.integration
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
-def run_logged(lamina, log: str, fmt_flags: list[str], *args: str, **kw) -> subprocess.CompletedProcess:
+def run_logged(lamina, log: str, fmt_flags: list[str], *args: str) -> subprocess.CompletedProcess:
+    """One lamina command with --log; stdio through files (a created container keeps them open)."""
+    import tempfile
+
     lamina._remember(args)
-    return subprocess.run([lamina.binary, "--root", lamina.root, "--log", log, *fmt_flags, *args],
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, env=lamina.env(), **kw)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.run([lamina.binary, "--root", lamina.root, "--log", log, *fmt_flags, *args],
+                           stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=lamina.env(), timeout=60)
+        out.seek(0)
+        err.seek(0)
+        p.stdout, p.stderr = out.read().decode(), err.read().decode()
+    return p
 
 
 def podman_reads(path: str) -> dict:

@@ -12,7 +12,6 @@ import subprocess
 import uuid
 
 import pytest
-
 from lamina import testing
 
 pytestmark = pytest.mark.integration
@@ -50,6 +49,10 @@ def add_ns(b: testing.Bundle, kind: str, **fields) -> None:
     nss[:] = [ns for ns in nss if ns["type"] != kind] + [{"type": kind, **fields}]
 
 
+def without(b: testing.Bundle, kind: str) -> None:
+    b.config["linux"]["namespaces"] = [ns for ns in b.config["linux"]["namespaces"] if ns["type"] != kind]
+
+
 def ns_line(out: str, kind: str) -> str:
     m = re.search(rf"^{kind}:\[\d+\]$", out, re.M)
     assert m, out
@@ -61,8 +64,8 @@ def ns_line(out: str, kind: str) -> str:
 
 def test_pid_namespace_init_is_pid_1_and_host_pids_are_invisible(lamina, bundle):
     me = os.getpid()
-    out = ran(lamina, sh(bundle, f"echo $$; ls /proc | grep -c '^[0-9]'; test -e /proc/{me} && echo host-visible;"
-                                 " readlink /proc/self/ns/pid"))
+    out = ran(lamina, sh(bundle, f"echo $$; ls /proc | grep -c '^[0-9]';"
+                                 f" test -e /proc/{me} && echo host-visible; readlink /proc/self/ns/pid"))
     lines = out.split()
     assert lines[0] == "1"
     # the shell, ls and grep: nothing of the host's hundreds of processes
@@ -93,7 +96,7 @@ def test_uts_namespace_hostname_and_domainname(lamina, bundle):
 
 def test_hostname_needs_a_uts_namespace(lamina, bundle):
     b = sh(bundle, "true")
-    b.config["linux"]["namespaces"] = [ns for ns in b.config["linux"]["namespaces"] if ns["type"] != "uts"]
+    without(b, "uts")
     b.config["hostname"] = "nope"
     assert "hostname: setting it needs a \"uts\" namespace" in failed(lamina, b)
 
@@ -135,7 +138,7 @@ def test_loopback_carries_traffic(lamina, bundle):
 def test_without_a_network_namespace_the_host_interfaces_show(lamina, bundle):
     # the contrast that makes the test above meaningful
     b = sh(bundle, "readlink /proc/self/ns/net")
-    b.config["linux"]["namespaces"] = [ns for ns in b.config["linux"]["namespaces"] if ns["type"] != "network"]
+    without(b, "network")
     assert ran(lamina, b).strip() == host_ns("net")
 
 
@@ -204,6 +207,28 @@ def test_join_a_named_network_namespace(lamina, bundle, netns):
     assert "inet 10.99.77.1/32" in out
 
 
+def test_sysctl_in_a_joined_network_namespace(lamina, bundle, netns):
+    # a prepared namespace (as podman's for the network) may be tuned; the host's own may not
+    b = sh(bundle, "cat /proc/sys/net/ipv4/ip_forward")
+    add_ns(b, "network", path=f"/run/netns/{netns}")
+    b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    assert ran(lamina, b) == "1\n"
+    p = subprocess.run(["ip", "netns", "exec", netns, "cat", "/proc/sys/net/ipv4/ip_forward"],
+                       capture_output=True, text=True, check=True)
+    assert p.stdout == "1\n"
+
+
+def test_sysctl_in_the_hosts_own_network_namespace_is_refused(lamina, bundle):
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        before = f.read()
+    b = sh(bundle, "true")
+    add_ns(b, "network", path=f"/proc/{os.getpid()}/ns/net")
+    b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "0" if before == "1\n" else "1"}
+    assert "needs a \"network\" namespace of the container's own" in failed(lamina, b)
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        assert f.read() == before
+
+
 def test_join_another_containers_network_and_uts(lamina, bundle, subreaper):
     a = bundle(["sleep", "60"])
     a.config["hostname"] = "alpha-" + a.id[-6:]
@@ -214,7 +239,8 @@ def test_join_another_containers_network_and_uts(lamina, bundle, subreaper):
     add_ns(b, "network", path=f"/proc/{pid}/ns/net")
     add_ns(b, "uts", path=f"/proc/{pid}/ns/uts")
     out = ran(lamina, b).split()
-    assert out == [a.config["hostname"], os.readlink(f"/proc/{pid}/ns/net"), os.readlink(f"/proc/{pid}/ns/uts")]
+    assert out == [a.config["hostname"], os.readlink(f"/proc/{pid}/ns/net"),
+                   os.readlink(f"/proc/{pid}/ns/uts")]
 
 
 def test_join_path_must_be_absolute(lamina, bundle):

@@ -30,7 +30,8 @@ def spec_functions() -> dict:
 
 def recorder_source(record: str) -> str:
     """A plugin with one implementation per hookspec, generated from the specs themselves."""
-    lines = ["import json, os", "from lamina import hookimpl", f"LAMINA_HOOK_API = {hookspecs.HOOK_API_VERSION}",
+    lines = ["import json, os", "from lamina import hookimpl",
+             f"LAMINA_HOOK_API = {hookspecs.HOOK_API_VERSION}",
              f"_fd = os.open({record!r}, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)",
              "def _rec(hook, ctx=None):",
              "    os.write(_fd, (json.dumps({'hook': hook, 'pid': os.getpid(),",

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 # where a mount leaking from a container would show in the host's namespace (the whole table
 # also changes with what other test sessions on the host mount meanwhile)
-HOST_DIRS = ("/etc", "/dev", "/var/tmp", "/bin", "/usr", "/root", "/home")
+HOST_DIRS = ("/etc", "/dev", "/bin", "/usr", "/root", "/home", "/sbin", "/lib")
 
 
 def mounts(*paths: str) -> set[str]:
@@ -170,7 +170,8 @@ def test_replace_runs_the_replacement_instead(lamina, bundle, admin_file, temp_p
     p = lamina.run(b, admin=admin)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == ["procx", "CapEff:\t0000000020000420"]
-    # without the admin file the built-in is back
+    # without the admin file and the replacement the built-in is back
+    lamina.pythonpath.clear()
     p = lamina.run(b)
     assert p.returncode == 0 and p.stdout.splitlines()[0] == ""
 

@@ -76,7 +76,8 @@ def test_forbid_host_namespaces_absent_type(lamina, bundle, policy):
 def test_forbid_host_namespaces_joined_by_path(lamina, bundle, policy, subreaper):
     policy(forbid_host_namespaces=["network"])
     cfg = testing.base_config(["/bin/true"])
-    cfg["linux"]["namespaces"] = [ns if ns["type"] != "network" else {"type": "network", "path": f"/proc/{os.getpid()}/ns/net"}
+    host_net = {"type": "network", "path": f"/proc/{os.getpid()}/ns/net"}  # the runtime's own
+    cfg["linux"]["namespaces"] = [host_net if ns["type"] == "network" else ns
                                   for ns in cfg["linux"]["namespaces"]]
     refused(lamina, bundle(config=cfg), "forbid_host_namespaces", "linux.namespaces[1].path")
     # joining another container's network namespace is not sharing the host's

@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 from lamina import syscalls, testing
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 # where a mount leaking from a container would show in the host's namespace (the whole table
 # also changes with what other test sessions on the host mount meanwhile)
-HOST_DIRS = ("/etc", "/dev", "/var/tmp", "/bin", "/usr", "/root", "/home")
+HOST_DIRS = ("/etc", "/dev", "/bin", "/usr", "/root", "/home", "/sbin", "/lib")
 
 
 def mounts(*paths: str) -> set[str]:
@@ -53,21 +54,21 @@ def refused(lamina, b: testing.Bundle, p, expect: str, before: set[str]) -> str:
     return lines[0]
 
 
-def open_fds(n: int, start: int = 3) -> list[int]:
-    """n inheritable fds on /etc (a host directory: the CVE-2024-21626 kind of leak) at start..."""
-    out = []
-    for fd in range(start, start + n):
-        tmp = os.open("/etc", os.O_RDONLY | os.O_DIRECTORY)
-        if tmp != fd:
-            os.dup2(tmp, fd)
-            os.close(tmp)
-        out.append(fd)
-    return out
+def with_fds(lamina, fds: dict[int, str], *args: str, **kw) -> subprocess.CompletedProcess:
+    """Run lamina with the given fds open (number -> file it reads), set up by a shell in the
+    child, so the test process's own fds stay untouched."""
+    redirs = " ".join(f"{n}<'{path}'" for n, path in fds.items())
+    lamina._remember(args)
+    if "stdout" not in kw:
+        kw["capture_output"] = True
+    return subprocess.run(["/bin/bash", "-c", f'exec "$@" {redirs}', "bash", *lamina.argv(*args)],
+                          env=lamina.env(),
+                          text=True, stdin=subprocess.DEVNULL, timeout=60, **kw)
 
 
-def close_fds(fds: list[int]) -> None:
-    for fd in fds:
-        os.close(fd)
+def host_dirs(*numbers: int) -> dict[int, str]:
+    """fds on /etc, a host directory: the CVE-2024-21626 kind of leak."""
+    return {n: "/etc" for n in numbers}
 
 
 # ---------------------------------------------------------------- file descriptors
@@ -75,11 +76,7 @@ def close_fds(fds: list[int]) -> None:
 
 def test_only_stdio_reaches_the_container(lamina, bundle):
     b = bundle(LIST_FDS)
-    fds = open_fds(4, start=20)
-    try:
-        p = lamina.run(b, pass_fds=fds)
-    finally:
-        close_fds(fds)
+    p = with_fds(lamina, host_dirs(3, 4, 5, 9, 20), "run", "--bundle", b.path, b.id)
     assert p.returncode == 0, p.stderr
     assert fds_of(p.stdout) == [0, 1, 2]
 
@@ -87,27 +84,16 @@ def test_only_stdio_reaches_the_container(lamina, bundle):
 @pytest.mark.parametrize("n", [1, 3])
 def test_preserve_fds_passes_exactly_those(lamina, bundle, n):
     b = bundle(LIST_FDS)
-    fds = open_fds(n + 3)  # 3 .. 3+n+2: the last three must not arrive
-    try:
-        p = lamina.run(b, "--preserve-fds", str(n), pass_fds=fds)
-    finally:
-        close_fds(fds)
+    fds = host_dirs(*range(3, 3 + n + 3))  # 3 .. 3+n+2: the last three must not arrive
+    p = with_fds(lamina, fds, "run", "--preserve-fds", str(n), "--bundle", b.path, b.id)
     assert p.returncode == 0, p.stderr
     assert fds_of(p.stdout) == list(range(3 + n))
 
 
-def test_preserved_fd_is_the_callers(lamina, bundle):
+def test_preserved_fd_is_the_callers(lamina, bundle, tmp_path):
     b = bundle(["sh", "-c", "cat <&3"])
-    r, w = os.pipe()
-    os.write(w, b"from the caller\n")
-    os.close(w)
-    try:
-        if r != 3:
-            os.dup2(r, 3)
-            os.close(r)
-        p = lamina.run(b, "--preserve-fds", "1", pass_fds=[3])
-    finally:
-        os.close(3)
+    (tmp_path / "data").write_text("from the caller\n")
+    p = with_fds(lamina, {3: str(tmp_path / "data")}, "run", "--preserve-fds", "1", "--bundle", b.path, b.id)
     assert p.returncode == 0, p.stderr
     assert p.stdout == "from the caller\n"
 
@@ -116,7 +102,7 @@ def test_preserve_fds_gap_gets_no_runtime_fd(lamina, bundle):
     """--preserve-fds N with nothing open at 3..: the runtime's own fds (lock, channel, pipes)
     that land there never reach the container."""
     b = bundle(LIST_FDS)
-    p = lamina.run(b, "--preserve-fds", "5")
+    p = with_fds(lamina, {}, "run", "--preserve-fds", "5", "--bundle", b.path, b.id)
     assert p.returncode == 0, p.stderr
     assert fds_of(p.stdout) == [0, 1, 2]
 
@@ -124,20 +110,16 @@ def test_preserve_fds_gap_gets_no_runtime_fd(lamina, bundle):
 def test_create_start_preserve_fds(lamina, bundle, tmp_path):
     b = bundle(LIST_FDS)
     out = tmp_path / "out"
-    fds = open_fds(4)
-    try:
-        with open(out, "w") as f:
-            p = lamina.create(b, "--preserve-fds", "2", pass_fds=fds, stdout=f, stderr=subprocess.PIPE)
-    finally:
-        close_fds(fds)
-    assert p.returncode == 0, p.stderr
+    err = tmp_path / "err"
+    with open(out, "w") as o, open(err, "w") as e:
+        p = with_fds(lamina, host_dirs(3, 4, 5, 6), "create", "--preserve-fds", "2", "--bundle", b.path, b.id,
+                     stdout=o, stderr=e)
+    assert p.returncode == 0, err.read_text()
     assert lamina("start", b.id).returncode == 0
     for _ in range(500):
         if lamina.state(b.id)["status"] == "stopped":
             break
         testing.reap_orphans()
-        import time
-
         time.sleep(0.01)
     assert fds_of(out.read_text()) == [0, 1, 2, 3, 4]
 
@@ -153,11 +135,8 @@ def test_cwd_magic_link_is_refused(lamina, bundle, cwd):
     b.config["process"]["cwd"] = cwd
     b.write()
     before = mounts(b.path, lamina.root)
-    fds = open_fds(5)
-    try:
-        p = lamina.run(b, pass_fds=fds)
-    finally:
-        close_fds(fds)
+    # host directories open at 3.. (as a leaked fd would be): with --preserve-fds they even reach the init
+    p = with_fds(lamina, host_dirs(3, 4, 5, 6, 7), "run", "--preserve-fds", "5", "--bundle", b.path, b.id)
     refused(lamina, b, p, "process.cwd", before)
 
 

@@ -12,7 +12,6 @@ import tempfile
 import time
 
 import pytest
-
 from lamina import testing
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,6 @@ import random
 import struct
 
 import pytest
-
 from lamina.plugins.cgroups import bpf_devices as bd
 from lamina.plugins.cgroups import devices
 from lamina.plugins.cgroups.devices import DENY_ALL, Rule
@@ -26,7 +25,7 @@ def decode(prog: bytes) -> list[tuple[int, int, int, int, int]]:
     assert len(prog) % 8 == 0
     out = []
     for i in range(0, len(prog), 8):
-        code, regs, off, imm = struct.unpack("<BBhi", prog[i:i + 8])
+        code, regs, off, imm = struct.unpack("<BBhi", prog[i : i + 8])
         out.append((code, regs & 0xF, regs >> 4, off, imm))
     return out
 
@@ -83,8 +82,14 @@ def execute(insns, dev_type: str, major: int, minor: int, access: str) -> int:
     raise AssertionError("no exit")
 
 
-REQUESTS = [(t, ma, mi, "".join(a)) for t in "bc" for ma in (1, 7, 8, 136) for mi in (0, 3, 5)
-            for n in (1, 2, 3) for a in itertools.combinations("rwm", n)]
+REQUESTS = [
+    (t, ma, mi, "".join(a))
+    for t in "bc"
+    for ma in (1, 7, 8, 136)
+    for mi in (0, 3, 5)
+    for n in (1, 2, 3)
+    for a in itertools.combinations("rwm", n)
+]
 
 
 def agree(rules: list[Rule]) -> None:
@@ -110,7 +115,12 @@ def test_encoding_of_the_prologue():
 
 
 def test_later_rules_win_and_partial_access():
-    rules = [DENY_ALL, Rule(True, "c", 1, 3, "rwm"), Rule(False, "c", 1, 3, "w"), Rule(True, "b", 8, None, "r")]
+    rules = [
+        DENY_ALL,
+        Rule(True, "c", 1, 3, "rwm"),
+        Rule(False, "c", 1, 3, "w"),
+        Rule(True, "b", 8, None, "r"),
+    ]
     agree(rules)
     insns = decode(bd.build(rules))
     assert execute(insns, "c", 1, 3, "r") == 1
@@ -120,7 +130,12 @@ def test_later_rules_win_and_partial_access():
 
 
 def test_an_allow_all_rule_cuts_off_what_came_before():
-    rules = [DENY_ALL, Rule(False, "c", 1, 3, "rwm"), Rule(True, "a", None, None, "rwm"), Rule(False, "b", 7, 0, "w")]
+    rules = [
+        DENY_ALL,
+        Rule(False, "c", 1, 3, "rwm"),
+        Rule(True, "a", None, None, "rwm"),
+        Rule(False, "b", 7, 0, "w"),
+    ]
     insns = decode(bd.build(rules))
     check_structure(insns)  # nothing after the unconditional block: the verifier would refuse it
     agree(rules)
@@ -133,16 +148,30 @@ def test_random_rule_lists_agree_with_the_reference():
         rules = [DENY_ALL]
         for _ in range(rnd.randint(0, 8)):
             t = rnd.choice("abc")
-            rules.append(Rule(rnd.random() < 0.6, t, rnd.choice([None, 1, 7, 8, 136]),
-                              rnd.choice([None, 0, 3, 5]),
-                              "".join(rnd.sample("rwm", rnd.randint(1, 3)))))
+            rules.append(
+                Rule(
+                    rnd.random() < 0.6,
+                    t,
+                    rnd.choice([None, 1, 7, 8, 136]),
+                    rnd.choice([None, 0, 3, 5]),
+                    "".join(rnd.sample("rwm", rnd.randint(1, 3))),
+                )
+            )
         agree(rules)
 
 
 def test_config_rules_keep_the_default_devices():
-    cfg = {"linux": {"resources": {"devices": [{"allow": False, "access": "rwm"},
-                                               {"allow": False, "type": "c", "major": 1, "minor": 3}]},
-                     "devices": [{"type": "c", "path": "/dev/fuse", "major": 10, "minor": 229}]}}
+    cfg = {
+        "linux": {
+            "resources": {
+                "devices": [
+                    {"allow": False, "access": "rwm"},
+                    {"allow": False, "type": "c", "major": 1, "minor": 3},
+                ]
+            },
+            "devices": [{"type": "c", "path": "/dev/fuse", "major": 10, "minor": 229}],
+        }
+    }
     rules = devices.rules(cfg)
     insns = decode(bd.build(rules))
     assert execute(insns, "c", 1, 3, "rw") == 1  # /dev/null stays usable

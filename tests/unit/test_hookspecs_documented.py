@@ -71,7 +71,7 @@ def test_built_in_implementations_are_named_in_the_docs(name):
 def test_hook_api_version_is_documented():
     with open(DOC) as f:
         text = f.read()
-    assert f"| {hookspecs.HOOK_API_VERSION} |" in text, "the current hook API version has no row in the history"
+    assert f"| {hookspecs.HOOK_API_VERSION} |" in text, "no row for this hook API version in the history"
     assert 1 <= hookspecs.HOOK_API_MIN <= hookspecs.HOOK_API_VERSION
 
 
@@ -83,8 +83,10 @@ def test_version_declarations():
     v = pluginapi.check_version
     assert v("x", "acme", "acme", _Plugin) == hookspecs.HOOK_API_VERSION
     assert v("x", "lamina", "lamina.plugins.x.plugin", object()) == hookspecs.HOOK_API_VERSION
-    for declared, message in ((None, "does not declare LAMINA_HOOK_API"), (hookspecs.HOOK_API_VERSION + 1, "upgrade lamina"),
-                              (hookspecs.HOOK_API_MIN - 1, "upgrade the plugin"), ("2", "must be an integer")):
+    for declared, message in ((None, "does not declare LAMINA_HOOK_API"),
+                              (hookspecs.HOOK_API_VERSION + 1, "upgrade lamina"),
+                              (hookspecs.HOOK_API_MIN - 1, "upgrade the plugin"),
+                              ("2", "must be an integer")):
         obj = type("P", (), {} if declared is None else {"LAMINA_HOOK_API": declared})
         with pytest.raises(LaminaError, match=message):
             v("x", "acme", "acme", obj)

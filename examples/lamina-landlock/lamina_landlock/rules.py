@@ -90,7 +90,8 @@ def from_annotations(annotations: dict[str, str]) -> tuple[Layer | None, list[st
         paths = split(value)
         for p in paths:
             if not p.startswith("/"):
-                problems.append(f"annotations.{key}: {p!r} is not an absolute path (paths are separated by ':')")
+                problems.append(f"annotations.{key}: {p!r} is not an absolute path "
+                                "(paths are separated by ':')")
         setattr(layer, key[len(PREFIX):], paths)
     return layer, problems
 

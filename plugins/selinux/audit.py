@@ -1,0 +1,36 @@
+"""The selinux plugin's audit report: the labels asked for, and what the kernel holds.
+
+On a host without SELinux the labels are ignored (as runc does) and the report says so; with
+SELinux, the init's current and exec labels are read from /proc/<init>/attr. Kept apart from
+plugin.py; plugin.py re-exports it.
+"""
+
+from __future__ import annotations
+
+from lamina import hookimpl
+
+
+def _attr(pid: int, name: str) -> str | None:
+    try:
+        with open(f"/proc/{pid}/attr/{name}", "rb") as f:
+            return f.read().rstrip(b"\0\n").decode() or None
+    except OSError:
+        return None
+
+
+@hookimpl
+def lamina_audit(ctx) -> dict | None:
+    from lamina.plugins.selinux import plugin
+
+    label = (ctx.config.get("process") or {}).get("selinuxLabel")
+    mount = (ctx.config.get("linux") or {}).get("mountLabel")
+    if not label and not mount:
+        return None
+    on = plugin.enabled()
+    out = {"enabled": on, "process_label": label, "mount_label": mount}
+    if on:
+        out["init_current"] = _attr(ctx.pid, "current")
+        out["exec_label"] = _attr(ctx.pid, "exec")
+    else:
+        out["applied"] = False  # SELinux is off on this host: the labels were ignored
+    return out

@@ -57,7 +57,7 @@ def build(ctx: Any, plugins: Any, created: str) -> dict[str, Any]:
         "hook_api": HOOK_API_VERSION,
         "plugins": {name: {"version": i.version, "distribution": i.dist}
                     for name, i in sorted(plugins.infos.items())},
-        "applied": plugins.audit(ctx),
+        "applied": dict(sorted(plugins.audit(ctx).items())),
     }
 
 

@@ -105,10 +105,14 @@ def _execute(root, cid, process, argv, opts, detach, ignore_paused, **flags) -> 
                   state_dir=c.dir, options=opts, pid=c.pid, plugin_state=c.st.get("plugins") or {},
                   stage="exec")
     ctx.scratch["init_start"] = c.st.get("init_start")
-    if not detach:
-        from lamina import syscalls
+    from lamina import syscalls
 
-        syscalls.set_subreaper()
+    # a subreaper in both modes: the new process stays our child (alive or a zombie) until we
+    # exit, as runc's does. Detached, the caller (conmon, a shim) inherits it only with or after
+    # our own exit, so it reaps us first and has read --pid-file before it sees the process's
+    # status; were it orphaned to the caller earlier, a quick `exit 5` could be reaped before
+    # the caller knew the pid, and conmon then reports 255 instead of 5.
+    syscalls.set_subreaper()
     pid, master = _spawn(ctx, plugins)
     if opts.pid_file:
         write_pid_file(opts.pid_file, pid)

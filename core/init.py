@@ -154,11 +154,17 @@ def exec_first_process(ctx, plugins, ch: channel.Channel) -> None:
         syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0, what="PR_SET_DUMPABLE 0")
         ch.expect(channel.GO)  # the lamina process has put us in the container's cgroup
         plugins.exec_join(ctx)
-        # fork: the child is in the container's pid and time namespaces
+        # fork: the child is in the container's pid and time namespaces. Its pid as the host
+        # sees it (a seccomp agent is given that one) is known only here: passed down a pipe
+        r, w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid:
+            os.write(w, str(pid).encode())
             ch.send(channel.INIT_PID, pid=pid)
             os._exit(0)
+        os.close(w)
+        ctx.scratch["host_pid"] = int(os.read(r, 32))
+        os.close(r)
         exec_process(ctx, plugins, ch)
     except BaseException as e:  # noqa: BLE001 - every failure is reported, never a traceback
         _fail(ctx, e)

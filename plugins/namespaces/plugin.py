@@ -246,6 +246,13 @@ def lamina_exec_join(ctx) -> None:
         flags |= TYPES[t]
     if not flags:
         return
+    if flags & CLONE.NEWUSER:
+        # read while the host's /proc is ours: with "deny" the process plugin skips setgroups(2)
+        try:
+            with open(f"/proc/{ctx.pid}/setgroups") as f:
+                ctx.scratch["setgroups_denied"] = f.read().strip() == "deny"
+        except OSError:
+            pass  # the init is gone: setns below reports it
     try:
         syscalls.setns(ctx.scratch["init_pidfd"], flags, what=f"pidfd of init {ctx.pid}, {CLONE(flags)!r}")
     except OSError as e:

@@ -83,8 +83,8 @@ def _prepare(ctx, section: dict) -> None:
     compiled = compiler.compile_profile(section, lib, debug=log.debug)
     log.debug(f"seccomp: {compiled.rules} rules, {compiled.instructions} BPF instructions, compiled in "
               f"{(time.perf_counter() - started) * 1000:.1f} ms")
-    prepared = Prepared(syscalls.SockFprog.of(compiled.bpf), kernel.load_flags(compiled.requested_flags,
-                                                                                compiled.notify))
+    flags = kernel.load_flags(compiled.requested_flags, compiled.notify)
+    prepared = Prepared(syscalls.SockFprog.of(compiled.bpf), flags)
     if compiled.notify:
         prepared.listener_path = section["listenerPath"]
         prepared.metadata = section.get("listenerMetadata")
@@ -106,15 +106,12 @@ def lamina_exec_prepare(ctx) -> None:
     section = _section(ctx.config)
     if section is None:
         return
-    from lamina.errors import LaminaError
-    from lamina.plugins.seccomp import profile
-
-    if profile.notify_used(section):
-        # the agent is to be given the new process's pid as the runtime sees it, which the
-        # process of `exec` (forked inside the container's pid namespace) cannot learn
-        raise LaminaError("linux.seccomp: exec into a container whose profile uses SCMP_ACT_NOTIFY is not "
-                          "supported")
     _prepare(ctx, section)
+
+
+@hookimpl
+def lamina_exec_spawned(ctx, pid: int) -> None:
+    lamina_child_spawned(ctx, pid)
 
 
 @hookimpl
@@ -145,7 +142,10 @@ def _load(ctx) -> None:
     from lamina.plugins.seccomp import notify
     payload = b""
     if prepared.listener is not None:  # built now: after the load, every syscall is filtered
-        payload = notify.container_process_state(ctx.oci_state("creating"), prepared.host_pid,
+        if ctx.stage == "exec":  # the core learnt the exec'd process's host pid from its fork
+            prepared.host_pid = ctx.scratch["host_pid"]
+        status = "running" if ctx.stage == "exec" else "creating"
+        payload = notify.container_process_state(ctx.oci_state(status), prepared.host_pid,
                                                  prepared.metadata)
     try:
         fd = syscalls.seccomp_set_mode_filter(prepared.prog, prepared.flags)

@@ -1,8 +1,8 @@
 """The selinux plugin's audit report: the labels asked for, and what the kernel holds.
 
 On a host without SELinux the labels are ignored (as runc does) and the report says so; with
-SELinux, the init's current and exec labels are read from /proc/<init>/attr. Kept apart from
-plugin.py; plugin.py re-exports it.
+SELinux, the init's current label is read from /proc/<init>/attr. Kept apart from plugin.py;
+plugin.py re-exports it.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ def lamina_audit(ctx) -> dict | None:
     on = plugin.enabled()
     out = {"enabled": on, "process_label": label, "mount_label": mount}
     if on:
+        # the process label is written to attr/exec at the very end (lamina_init_exec), so at
+        # created the init still runs in the runtime's domain
         out["init_current"] = _attr(ctx.pid, "current")
-        out["exec_label"] = _attr(ctx.pid, "exec")
+        out["process_label_applies"] = "at exec"
     else:
         out["applied"] = False  # SELinux is off on this host: the labels were ignored
     return out

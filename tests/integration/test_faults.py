@@ -339,5 +339,5 @@ def test_delete_killed_midway_is_finished_by_the_next(lamina, bundle):
         assert "Traceback" not in st.stderr and (st.returncode == 0 or len(st.stderr.splitlines()) == 1)
         force_delete(lamina, b.id)
         left = testing.leftovers(lamina.root, b.id, b.cgroups_path)
-        assert left == [], f"iteration {i}, delete killed after {delay * 1000:.0f} ms (exit {p.returncode}): {left}"
+        assert left == [], f"iteration {i}, delete killed after {delay * 1000:.0f} ms: {left}"
         assert mounts(b.path, lamina.root) == before

@@ -427,6 +427,26 @@ def test_bad_interpreter_is_one_error_line(lamina, bundle):
     assert stat.S_ISREG(os.stat(path).st_mode)
 
 
+def test_empty_args_are_refused(lamina, bundle):
+    # conformance case 001
+    b = bundle(["true"])
+    b.config["process"]["args"] = []
+    assert "process.args: must be a non-empty list" in refused(lamina, b)
+
+
+def test_huge_environment_passes_intact(lamina, bundle):
+    # conformance case 058: 200 variables of 4 KiB each go through the runtime's own channels
+    b = sh(bundle, "env | grep -c '^BIG'; echo ${#BIG199}")
+    b.config["process"]["env"] += [f"BIG{i}={'x' * 4096}" for i in range(200)]
+    assert ran(lamina, b).split() == ["200", "4096"]
+
+
+def test_one_env_string_over_the_kernels_limit(lamina, bundle):
+    b = sh(bundle, "true")
+    b.config["process"]["env"].append("HUGE=" + "x" * 200000)
+    assert "argument list too long" in refused(lamina, b)
+
+
 def test_env_not_key_value_is_refused(lamina, bundle):
     b = sh(bundle, "true")
     b.config["process"]["env"].append("JUSTAKEY")

@@ -375,6 +375,17 @@ def test_symlink_loop_in_a_destination_is_refused(lamina, bundle):
     assert "too many levels of symbolic links" in refused(lamina, b).lower()
 
 
+def test_proc_that_is_a_symlink_in_the_image_is_refused(lamina, bundle):
+    # conformance case 016 (CVE-2019-16884 class): nothing gets mounted through the link
+    b = bundle(["true"])
+    os.rmdir(os.path.join(b.rootfs, "proc"))
+    os.makedirs(os.path.join(b.rootfs, "bad-proc"))
+    os.symlink("/bad-proc", os.path.join(b.rootfs, "proc"))
+    msg = refused(lamina, b)
+    assert "mounts[0]: /proc is a symlink inside the rootfs; refusing to mount there" in msg
+    assert os.listdir(os.path.join(b.rootfs, "bad-proc")) == []
+
+
 # ------------------------------------------------------------------ read-only root, masks
 
 
@@ -387,6 +398,15 @@ def test_readonly_root(lamina, bundle):
     assert at(mountinfo(out), "/")["opts"] >= {"ro"}
     assert "shm-rw" in out  # the mounts on it keep their own options
     assert not os.path.exists(os.path.join(b.rootfs, "x"))
+
+
+def test_readonly_root_needs_a_mount_namespace(lamina, bundle):
+    # conformance case 023: without one the remount would hit the host; refused, not run writable
+    b = sh(bundle, "touch /written")
+    b.config["root"]["readonly"] = True
+    b.config["linux"]["namespaces"] = [ns for ns in b.config["linux"]["namespaces"] if ns["type"] != "mount"]
+    assert "linux.namespaces: a \"mount\" namespace is required" in refused(lamina, b)
+    assert not os.path.exists(os.path.join(b.rootfs, "written"))
 
 
 def test_masked_file_reads_empty_and_masked_dir_is_an_empty_readonly_tmpfs(lamina, bundle):

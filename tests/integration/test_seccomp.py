@@ -15,6 +15,7 @@ import errno
 import json
 import os
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -547,15 +548,22 @@ def test_exec_runs_under_the_containers_filter(lamina, bundle, tmp_path, nnp):
     assert not os.path.exists(os.path.join(b.rootfs, "tmp", "e"))
 
 
-def test_exec_into_a_notify_container_is_refused(lamina, bundle, listener, tmp_path):
-    agent = listener("--errno", str(ENETDOWN))
+def test_exec_into_a_notify_container_reaches_the_agent(lamina, bundle, listener, tmp_path):
+    agent = listener("--errno", str(ENETDOWN), "--connections", "2")
     b = with_seccomp(bundle(["sleep", "100"]), notify_section(agent.socket))
-    started(lamina, b, tmp_path)
-    p = lamina("exec", b.id, "true")
-    assert p.returncode == 255
-    assert "linux.seccomp: exec into a container whose profile uses SCMP_ACT_NOTIFY is not" in p.stderr
+    init = started(lamina, b, tmp_path)
+    p = lamina("exec", "--pid-file", str(tmp_path / "exec.pid"), b.id, "sh", "-c", MKDIR_SCRIPT)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["rc=1", "exists=1"] and "Network is down" in p.stderr
     assert lamina("kill", b.id, "KILL").returncode == 0
-    agent.finish()
+    state, calls = agent.finish()
+    assert state["pid"] == init
+    exec_state = json.loads((tmp_path / "agent-state.json.1").read_text())
+    # the exec'd process's own host pid (as --pid-file says), in the container's pid namespace
+    assert exec_state["pid"] == int((tmp_path / "exec.pid").read_text())
+    assert len(exec_state["_nspid"]) == 2 and exec_state["_nspid"][1] != 1
+    assert exec_state["state"]["status"] == "running" and exec_state["state"]["id"] == b.id
+    assert [c["nr"] for c in calls] == [nr("mkdir")]
 
 
 # ------------------------------------------------------------------ the conformance cases
@@ -714,6 +722,23 @@ def test_without_bindings_the_plugin_loads_but_refuses_linux_seccomp(lamina, bun
                        text=True, timeout=60, stdin=subprocess.DEVNULL)
     lamina.ids.add(b2.id)
     assert p.returncode == 0 and p.stdout == "fine\n", p.stderr
+
+
+# ------------------------------------------------------------------ bench/seccomp_cost.py
+
+
+@pytest.mark.skipif(not shutil.which("hyperfine"), reason="hyperfine is not installed")
+def test_cost_benchmark_runs(lamina, tmp_path):
+    out = tmp_path / "cost.json"
+    script = HERE.parents[1] / "bench" / "seccomp_cost.py"
+    argv = [sys.executable, str(script), "--lamina", lamina.binary, "--runs", "2", "--warmup", "1",
+            "--json", str(out)]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "with podman's profile" in p.stdout
+    data = json.loads(out.read_text())
+    assert set(data["run_s"]) == {"lamina", "lamina+seccomp"}
+    assert data["parts_median_s"]["instructions"] > 1000 and 0 < data["parts_median_s"]["compile"] < 1
 
 
 # ------------------------------------------------------------------ lamina features

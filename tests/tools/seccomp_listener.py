@@ -25,6 +25,7 @@ import select
 import socket
 import struct
 import sys
+import threading
 
 # linux/seccomp.h: _IOWR('!', 0, struct seccomp_notif) and _IOWR('!', 1, struct seccomp_notif_resp)
 SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     how.add_argument("--continue", dest="cont", action="store_true", help="let the kernel run the call")
     ap.add_argument("--state-file", help="write the received container process state here (JSON)")
     ap.add_argument("--log", help="append one JSON line per notification here")
+    ap.add_argument("--connections", type=int, default=1,
+                    help="how many filters to serve (the init's, then one per exec'd process)")
     opts = ap.parse_args(argv)
     if opts.errno is not None:
         mode, value = "errno", opts.errno
@@ -128,29 +131,35 @@ def main(argv: list[str] | None = None) -> int:
         pass
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(opts.socket)
-    srv.listen(1)
+    srv.listen(opts.connections)
     print("listening", flush=True)
-    conn, _ = srv.accept()
-    with conn:
-        state, fds = receive_state(conn)
+    log = open(opts.log, "a") if opts.log else None  # noqa: SIM115
+    threads, counts, failed = [], [], []
+    for i in range(opts.connections):  # one per filter: the init's, then each exec'd process's
+        conn, _ = srv.accept()
+        with conn:
+            state, fds = receive_state(conn)
+        if "seccompFd" not in fds:
+            print(f"listener: no seccompFd in {state}", file=sys.stderr)
+            failed.append(i)
+            continue
+        state["_nspid"] = ns_pids(state["pid"])  # for a test: the pid really is the container's
+        if opts.state_file:
+            path = opts.state_file if i == 0 else f"{opts.state_file}.{i}"
+            with open(path + ".tmp", "w") as f:
+                json.dump(state, f)
+            os.rename(path + ".tmp", path)
+        t = threading.Thread(target=lambda fd=fds["seccompFd"]: counts.append(serve(fd, mode, value, log)))
+        t.start()
+        threads.append(t)
     srv.close()
     os.unlink(opts.socket)
-    if "seccompFd" not in fds:
-        print(f"listener: no seccompFd in {state}", file=sys.stderr)
-        return 1
-    state["_nspid"] = ns_pids(state["pid"])  # for a test: the pid really is the container's init
-    if opts.state_file:
-        with open(opts.state_file + ".tmp", "w") as f:
-            json.dump(state, f)
-        os.rename(opts.state_file + ".tmp", opts.state_file)
-    log = open(opts.log, "a") if opts.log else None  # noqa: SIM115
-    try:
-        n = serve(fds["seccompFd"], mode, value, log)
-    finally:
-        if log:
-            log.close()
-    print(f"answered {n} notifications", flush=True)
-    return 0
+    for t in threads:
+        t.join()
+    if log:
+        log.close()
+    print(f"answered {sum(counts)} notifications", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

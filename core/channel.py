@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import socket
 
+from lamina.errors import LaminaError
+
 GO = "go"
 USERNS = "userns"
 MAPS_WRITTEN = "maps-written"
@@ -37,6 +39,11 @@ _MAX = 1 << 20
 
 class ChannelClosed(Exception):
     """The other side went away (exited or was killed)."""
+
+
+class PeerError(LaminaError):
+    """An ERROR message from the other side, which reports that error itself: the receiver must
+    not print it a second time."""
 
 
 class Channel:
@@ -78,9 +85,7 @@ class Channel:
 
             os.close(fd)
         if msg["type"] == ERROR:
-            from lamina.errors import LaminaError
-
-            raise LaminaError(msg.get("msg", "unknown error in the peer"))
+            raise PeerError(msg.get("msg", "unknown error in the peer"))
         if msg["type"] != kind:
             raise ChannelClosed(f"expected {kind!r}, got {msg['type']!r}")
         return msg

@@ -114,6 +114,11 @@ def _execute(root, cid, process, argv, opts, detach, ignore_paused, **flags) -> 
     # the caller knew the pid, and conmon then reports 255 instead of 5.
     syscalls.set_subreaper()
     pid, master = _spawn(ctx, plugins)
+    if c.st.get("audit_log"):
+        from lamina import audit
+
+        audit.event(c.st, "exec", exec_pid=pid, args=process.get("args"),
+                    user=process.get("user"), tty=bool(process.get("terminal")))
     if opts.pid_file:
         write_pid_file(opts.pid_file, pid)
     if detach:

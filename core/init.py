@@ -42,7 +42,7 @@ def describe(e: BaseException) -> str:
 
 
 def _fail(ctx, e: BaseException) -> None:
-    if isinstance(e, channel.ChannelClosed) and ctx.channel is not None:
+    if ctx.channel is not None and isinstance(e, (channel.ChannelClosed, channel.PeerError)):
         os._exit(EXIT_INIT_FAILED)  # the lamina process gave up on us and reports why itself
     msg = describe(e)
     ch = ctx.channel

@@ -11,6 +11,7 @@ import os
 import select
 import signal
 import sys
+import time
 
 from lamina import syscalls
 from lamina.container import Container
@@ -43,15 +44,32 @@ def run(root: str, cid: str, bundle: str, opts: CreateOptions, detach: bool, kee
             if not detach:
                 _delete_quietly(c, creation)
             raise
-        if detach:
-            return 0
-        code = supervise(ctx.pid, creation.console_master, pending, wake_r)
-        if not keep:
-            lifecycle.delete_locked(c, force=True, plugins=creation.plugins)
-        return code
     finally:
+        # the lock is not held while the container runs: pause, resume, update or a client's
+        # `delete --force` of a foreground container must not wait for it to exit
         c.close()
         creation.lock_fd = -1
+    if detach:
+        return 0
+    code = supervise(ctx.pid, creation.console_master, pending, wake_r)
+    if not keep:
+        _delete_after(root, cid, creation)
+    return code
+
+
+def _delete_after(root: str, cid: str, creation: Creation) -> None:
+    """Delete the exited container, unless someone else did meanwhile."""
+    from lamina import lifecycle
+    from lamina.errors import ContainerNotFound
+
+    try:
+        c = Container.load(root, cid, lock=True)
+    except ContainerNotFound:
+        return
+    try:
+        lifecycle.delete_locked(c, force=True, plugins=creation.plugins)
+    finally:
+        c.close()
 
 
 def _delete_quietly(c: Container, creation: Creation) -> None:
@@ -106,7 +124,7 @@ def supervise(init: int, master: int | None, pending: list[int], wake_r: int) ->
         while code is None:
             fds = [wake_r] + (relay.read_fds() if relay else [])
             try:
-                ready, _, _ = select.select(fds, [], [], 1.0)
+                ready, _, _ = select.select(fds, [], [], 0.5)
             except InterruptedError:
                 ready = []
             if wake_r in ready:
@@ -143,6 +161,10 @@ class _Relay:
 
     def __init__(self, master: int) -> None:
         self.master = master
+        # while no slave fd is open a read of the master fails with EIO and select reports it
+        # readable at once, for ever: it is then polled only twice a second (a container process
+        # may open /dev/console again), not in a busy loop
+        self.master_quiet_until = 0.0
         self.stdin = sys.stdin.fileno() if sys.stdin else -1
         self.stdin_open = self.stdin >= 0
         self.saved = None
@@ -155,7 +177,8 @@ class _Relay:
             self.resize()
 
     def read_fds(self) -> list[int]:
-        return [self.master] + ([self.stdin] if self.stdin_open else [])
+        master = [self.master] if time.monotonic() >= self.master_quiet_until else []
+        return master + ([self.stdin] if self.stdin_open else [])
 
     def resize(self) -> None:
         if self.stdin >= 0 and os.isatty(self.stdin):
@@ -166,8 +189,8 @@ class _Relay:
             fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
 
     def pump(self, ready: list[int]) -> None:
-        if self.master in ready:
-            self._copy_out()
+        if self.master in ready and not self._copy_out():
+            self.master_quiet_until = time.monotonic() + 0.5
         if self.stdin_open and self.stdin in ready:
             try:
                 data = os.read(self.stdin, 65536)

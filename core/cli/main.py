@@ -10,7 +10,6 @@ import sys
 from dataclasses import dataclass
 
 import click
-
 from lamina import log
 from lamina.errors import LaminaError
 
@@ -56,7 +55,8 @@ class LazyGroup(click.Group):
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--debug", is_flag=True, help="Log debug messages.")
 @click.option("--systemd-cgroup", is_flag=True, help="Use the systemd cgroup driver (not supported yet).")
-@click.option("--rootless", default="auto", type=click.Choice(["true", "false", "auto"], case_sensitive=False),
+@click.option("--rootless", default="auto",
+              type=click.Choice(["true", "false", "auto"], case_sensitive=False),
               help="Accepted for runc compatibility: true, false or auto.")
 @click.version_option(package_name="lamina", prog_name="lamina")
 @click.pass_context

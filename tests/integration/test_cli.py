@@ -14,7 +14,6 @@ import sys
 import time
 
 import pytest
-
 from lamina import syscalls
 
 pytestmark = pytest.mark.integration
@@ -53,6 +52,16 @@ def wait_for(pred, timeout: float = 5.0, step: float = 0.02):
 
 def status(lamina, cid: str) -> str:
     return lamina.state(cid)["status"]
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie not reaped yet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return True
+    return data[data.rindex(")") + 2] == "Z"
 
 
 def no_traceback(p) -> None:
@@ -158,7 +167,8 @@ def test_spec_has_runcs_shape(lamina, tmp_path, rootless):
     (tmp_path / "runc").mkdir()
     (tmp_path / "lamina").mkdir()
     subprocess.run(["runc", "spec", *extra], cwd=tmp_path / "runc", check=True)
-    p = subprocess.run([lamina.binary, "spec", *extra], cwd=tmp_path / "lamina", capture_output=True, text=True)
+    p = subprocess.run([lamina.binary, "spec", *extra], cwd=tmp_path / "lamina", capture_output=True,
+                       text=True)
     assert p.returncode == 0 and p.stdout == "" and p.stderr == "", p.stderr
     ours = json.loads((tmp_path / "lamina" / "config.json").read_text())
     runc = json.loads((tmp_path / "runc" / "config.json").read_text())
@@ -229,6 +239,18 @@ def test_create_flags_are_accepted(lamina, bundle, tmp_path):
     assert second.startswith("pipe:["), second  # the preserved fd is our pipe
 
 
+@pytest.mark.parametrize("flag", [False, True])
+def test_no_new_keyring_keeps_the_callers_session_keyring(lamina, bundle, flag):
+    b = bundle()
+    b.config["process"]["args"] = ["sh", "-c", f"grep -c ' _ses\\.{b.id}: ' /proc/keys; true"]
+    b.config["linux"]["maskedPaths"] = [m for m in b.config["linux"]["maskedPaths"] if m != "/proc/keys"]
+    b.write()
+    p = lamina.run(b, *(["--no-new-keyring"] if flag else []))
+    assert p.returncode == 0, p.stderr
+    # the container's own keyring `_ses.<id>` exists only without --no-new-keyring
+    assert p.stdout.strip() == ("0" if flag else "1"), p.stdout
+
+
 def test_state_prints_only_json(lamina, bundle):
     b = bundle(["sleep", "100"])
     assert lamina.create(b).returncode == 0
@@ -258,7 +280,8 @@ def test_invalid_ids_are_refused_before_touching_anything(lamina, bundle, cid):
     """Conformance 014: path-like ids never reach the file system."""
     b = bundle(["true"])
     before = set(os.listdir(os.path.dirname(lamina.root)))
-    for verb in (["run", "--bundle", b.path], ["create", "--bundle", b.path], ["state"], ["delete", "--force"]):
+    verbs = (["run", "--bundle", b.path], ["create", "--bundle", b.path], ["state"], ["delete", "--force"])
+    for verb in verbs:
         p = lamina(*verb, cid)
         assert p.returncode == 1, (verb, p.stderr)
         assert "invalid" in p.stderr.lower(), p.stderr
@@ -306,7 +329,7 @@ def test_kill_by_name_and_number(lamina, bundle, tmp_path):
     assert lamina("kill", b.id).returncode == 0
     assert wait_for(lambda: (tmp_path / "got").read_text().split()[-1:] == ["TERM"]
                     and len((tmp_path / "got").read_text().split()) == len(sent) + 1)
-    assert lamina("kill", b.id, "9").returncode == 0
+    assert lamina("kill", b.id, "sigkill").returncode == 0
     assert wait_for(lambda: status(lamina, b.id) == "stopped")
 
 
@@ -325,7 +348,7 @@ def test_kill_all_signals_every_process(lamina, bundle):
     assert lamina("kill", b.id, "KILL", "--all").returncode == 0
     assert wait_for(lambda: _cgroup_procs(b) == [])
     assert wait_for(lambda: status(lamina, b.id) == "stopped")
-    assert not os.path.exists(f"/proc/{init}/cmdline") or open(f"/proc/{init}/stat").read().split()[2] == "Z"
+    assert gone(init)
     # kill --all of a stopped container succeeds (containerd relies on it), plain kill does not
     assert lamina("kill", "-a", b.id, "TERM").returncode == 0
 
@@ -356,7 +379,7 @@ def test_delete_running_needs_force(lamina, bundle):
     p = lamina("delete", "--force", b.id)
     assert p.returncode == 0 and p.stdout == "" and p.stderr == ""
     assert not os.path.exists(os.path.join(lamina.root, b.id))
-    assert wait_for(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z")
+    assert wait_for(lambda: gone(pid))
     assert glob.glob(f"/sys/fs/cgroup/*{b.cgroups_path}") == []
     assert lamina("state", b.id).returncode == 1
 
@@ -367,7 +390,7 @@ def test_delete_created_container(lamina, bundle):
     assert lamina.create(b).returncode == 0
     pid = lamina.state(b.id)["pid"]
     assert lamina("delete", b.id).returncode == 0
-    assert wait_for(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z")
+    assert wait_for(lambda: gone(pid))
     p = lamina("state", b.id)
     assert p.returncode == 1 and "does not exist" in p.stderr
 
@@ -470,5 +493,6 @@ def test_hot_verbs_do_not_import_the_plugin_machinery(lamina, verb):
             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "bad = [m for m in ('pluggy', 'stevedore', 'importlib.metadata') if m in sys.modules]\n"
             "print(','.join(bad) or 'clean')")
-    p = subprocess.run([sys.executable, "-c", code, "--root", lamina.root, *verb], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-c", code, "--root", lamina.root, *verb], capture_output=True,
+                       text=True)
     assert p.stdout.strip().splitlines()[-1] == "clean", p.stdout + p.stderr

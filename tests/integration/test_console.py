@@ -16,7 +16,6 @@ import threading
 import time
 
 import pytest
-
 from lamina import syscalls
 
 pytestmark = pytest.mark.integration
@@ -349,6 +348,29 @@ def test_foreground_run_ctrl_c_reaches_the_container(lamina, bundle, tmp_path):
     run.finish()
     before, after, code = eval(open(tmp_path / "report").read())  # noqa: S307
     assert code == 9 and after == before
+
+
+def test_relay_does_not_spin_when_the_container_closes_its_tty(lamina, bundle):
+    """With no slave fd open the master reads EIO; lamina must not busy-loop on it."""
+    b = terminal_bundle(bundle, ["sh", "-c", "echo before; exec 0<&- 1>&- 2>&-; sleep 2; "
+                                             "echo after > /dev/console; sleep 0.5"])
+    lamina.ids.add(b.id)
+    p = subprocess.Popen(lamina.argv("run", "--bundle", b.path, b.id), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=lamina.env())
+    try:
+        time.sleep(1.8)
+        with open(f"/proc/{p.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu_seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert cpu_seconds < 0.8, cpu_seconds  # python start-up and create, not a spinning relay
+    # output written after a slave is open again still arrives
+    assert out.replace(b"\r", b"").split() == [b"before", b"after"]
 
 
 def test_foreground_run_terminal_without_a_host_tty(lamina, bundle):

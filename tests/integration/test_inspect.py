@@ -90,12 +90,14 @@ def test_audit_log_has_one_line_per_event(lamina, bundle, admin_file, tmp_path, 
     b = bundle(["/bin/sleep", "30"])
     assert lamina.create(b).returncode == 0
     assert lamina("start", b.id).returncode == 0
+    assert lamina("exec", "--user", "1000:1000", b.id, "true").returncode == 0
     assert lamina("kill", b.id, "KILL").returncode == 0
     wait_stopped(lamina, b.id)
     assert lamina("delete", b.id).returncode == 0
     events = [e for e in testing.read_jsonl(log) if e["id"] == b.id]
-    assert [e["event"] for e in events] == ["create", "start", "kill", "delete"]
-    create, start, kill, delete = events
+    assert [e["event"] for e in events] == ["create", "start", "exec", "kill", "delete"]
+    create, start, exec_, kill, delete = events
+    assert exec_["args"] == ["true"] and exec_["user"]["uid"] == 1000 and exec_["exec_pid"] > 0
     assert create["result"] == "ok" and create["pid"] > 0 and create["bundle"] == b.path
     assert create["applied"]["process"]["no_new_privs"] is True
     assert create["applied"]["policy"]["require_no_new_privileges"] is True

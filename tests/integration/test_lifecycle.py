@@ -12,7 +12,6 @@ import subprocess
 import time
 
 import pytest
-
 from lamina import syscalls
 
 pytestmark = pytest.mark.integration
@@ -132,7 +131,7 @@ def test_start_twice_and_start_after_stop(lamina, bundle):
     assert p.returncode == 1 and p.stdout == ""
     assert f"cannot start an already running container: {b.id}" in p.stderr
     assert lamina.state(b.id)["status"] == "running"
-    assert lamina("kill", b.id, "KILL").returncode == 0
+    assert lamina("kill", b.id, "9").returncode == 0
     assert wait_for(lambda: lamina.state(b.id)["status"] == "stopped")
     p = lamina("start", b.id)
     assert p.returncode == 1 and "cannot start a container that has stopped" in p.stderr

@@ -11,7 +11,6 @@ import subprocess
 import time
 
 import pytest
-
 from lamina import syscalls
 
 pytestmark = pytest.mark.integration
@@ -22,9 +21,17 @@ def _subreaper():
     syscalls.set_subreaper()
 
 
+STARTED: list[subprocess.Popen] = []
+
+
 @pytest.fixture(autouse=True)
-def _reap():
+def _reap(lamina):
     yield
+    for p in STARTED:  # a failed test must not leave a foreground lamina behind
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    STARTED.clear()
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -82,7 +89,9 @@ def popen_run(lamina, b, *extra: str, **kw) -> subprocess.Popen:
     kw.setdefault("stdin", subprocess.DEVNULL)
     kw.setdefault("stdout", subprocess.PIPE)
     kw.setdefault("stderr", subprocess.PIPE)
-    return subprocess.Popen(lamina.argv("run", "--bundle", b.path, *extra, b.id), env=lamina.env(), **kw)
+    p = subprocess.Popen(lamina.argv("run", "--bundle", b.path, *extra, b.id), env=lamina.env(), **kw)
+    STARTED.append(p)
+    return p
 
 
 # ---------------------------------------------------------------------------------- exit codes
@@ -115,7 +124,8 @@ def test_killed_by_sigkill_is_137(lamina, bundle):
 
 def test_killed_by_sigterm_is_143(lamina, bundle, tmp_path):
     """Without a PID namespace `sleep` is not an init, so SIGTERM's default action kills it."""
-    b = with_out_dir(bundle(["sh", "-c", "echo $$ > /out/ready; exec sleep 1000"]), str(tmp_path), pid_ns=False)
+    b = with_out_dir(bundle(["sh", "-c", "echo $$ > /out/ready; exec sleep 1000"]), str(tmp_path),
+                     pid_ns=False)
     p = popen_run(lamina, b)
     assert wait_for(lambda: read(tmp_path / "ready"))
     time.sleep(0.2)  # the exec
@@ -125,8 +135,8 @@ def test_killed_by_sigterm_is_143(lamina, bundle, tmp_path):
 
 def test_trap_exit_code_after_forwarded_sigterm(lamina, bundle, tmp_path):
     """Conformance 028, first part: 42 from the container's trap."""
-    b = with_out_dir(bundle(["sh", "-c", "trap 'exit 42' TERM; touch /out/ready; while :; do sleep 0.1; done"]),
-                     str(tmp_path))
+    script = "trap 'exit 42' TERM; touch /out/ready; while :; do sleep 0.1; done"
+    b = with_out_dir(bundle(["sh", "-c", script]), str(tmp_path))
     p = popen_run(lamina, b)
     assert wait_for(lambda: (tmp_path / "ready").exists())
     p.send_signal(signal.SIGTERM)
@@ -145,9 +155,10 @@ def test_every_catchable_signal_is_forwarded(lamina, bundle, tmp_path, pid_ns):
                      str(tmp_path), pid_ns=pid_ns)
     p = popen_run(lamina, b)
     assert wait_for(lambda: (tmp_path / "ready").exists())
+    got = tmp_path / "got"
     for i, name in enumerate(FORWARDED):
         p.send_signal(getattr(signal, "SIG" + name))
-        assert wait_for(lambda n=i + 1: len(read(tmp_path / "got").split()) == n), (name, read(tmp_path / "got"))
+        assert wait_for(lambda n=i + 1: len(read(got).split()) == n), (name, read(got))
     assert read(tmp_path / "got").split() == FORWARDED
     assert p.poll() is None  # lamina itself was not stopped or killed by any of them
     assert lamina.state(b.id)["status"] == "running"
@@ -161,8 +172,8 @@ def test_signals_sent_before_the_container_runs_are_not_lost(lamina, bundle, tmp
     """A signal that reaches `run` while it is still creating is delivered once the process runs."""
     b = with_out_dir(bundle(["sleep", "1000"]), str(tmp_path), pid_ns=False)
     # a createRuntime hook that waits holds `run` inside create; the signal lands there
-    b.config["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "touch %s/hook; sleep 1"
-                                                                        % tmp_path]}]}
+    hook = {"path": "/bin/sh", "args": ["sh", "-c", f"touch {tmp_path}/hook; sleep 1"]}
+    b.config["hooks"] = {"createRuntime": [hook]}
     b.write()
     p = popen_run(lamina, b)
     assert wait_for(lambda: (tmp_path / "hook").exists())
@@ -189,6 +200,28 @@ def test_run_is_a_subreaper_and_reaps_orphans(lamina, bundle, tmp_path):
     assert len(kids) == 1, kids  # only the container's init is left
     out, _ = p.communicate(timeout=20)
     assert p.returncode == 0 and out == b"done\n"
+
+
+# ---------------------------------------------------------------------------------- other verbs meanwhile
+
+
+def test_foreground_container_can_be_paused_and_deleted_meanwhile(lamina, bundle):
+    """`run` holds no lock while the container runs: other verbs do not wait for its exit."""
+    b = bundle(["sleep", "1000"])
+    p = popen_run(lamina, b)
+    assert wait_for(lambda: os.path.exists(os.path.join(lamina.root, b.id, "state.json")) and
+                    lamina.state(b.id)["status"] == "running")
+    assert lamina("pause", b.id, timeout=10).returncode == 0
+    assert lamina.state(b.id)["status"] == "paused"
+    assert lamina("resume", b.id, timeout=10).returncode == 0
+    assert lamina.state(b.id)["status"] == "running"
+    t0 = time.monotonic()
+    d = lamina("delete", "--force", b.id, timeout=10)
+    assert d.returncode == 0, d.stderr
+    assert time.monotonic() - t0 < 5
+    assert p.wait(20) == 137
+    assert not os.path.exists(os.path.join(lamina.root, b.id))
+    assert p.stderr.read() == b""  # run found it deleted already and said nothing
 
 
 # ---------------------------------------------------------------------------------- --keep, --detach

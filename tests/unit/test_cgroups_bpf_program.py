@@ -144,7 +144,7 @@ def test_an_allow_all_rule_cuts_off_what_came_before():
 
 def test_random_rule_lists_agree_with_the_reference():
     rnd = random.Random(4)
-    for _ in range(300):
+    for _ in range(120):
         rules = [DENY_ALL]
         for _ in range(rnd.randint(0, 8)):
             t = rnd.choice("abc")

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-
 from lamina import log
 
 RFC3339_NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")

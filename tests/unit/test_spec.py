@@ -9,7 +9,6 @@ import json
 import os
 
 import pytest
-
 from lamina import defaultspec
 from lamina.config.schema import check_config
 from lamina.errors import LaminaError
@@ -60,7 +59,8 @@ def test_rootless_spec(monkeypatch):
     assert "options" not in mounts["/proc"]
     assert "/sys/fs/cgroup" in mounts
     # the plain default is not changed by building a rootless one
-    assert "gid=5" in {m["destination"]: m for m in defaultspec.default_spec()["mounts"]}["/dev/pts"]["options"]
+    plain = {m["destination"]: m for m in defaultspec.default_spec()["mounts"]}
+    assert "gid=5" in plain["/dev/pts"]["options"]
 
 
 def test_write_spec_writes_tab_indented_json_and_refuses_to_overwrite(tmp_path):

@@ -1,5 +1,4 @@
 import click
-
 from lamina.cli.options import create_options, make_create_options
 
 

@@ -25,8 +25,8 @@ import click
 def command(g, container_id, command, process_file, tty, console_socket, detach, pid_file, env, cwd, user,
             additional_gids, cap, no_new_privs, preserve_fds, process_label, apparmor, ignore_paused):
     from lamina.context import CreateOptions
-    from lamina.exec_ import EXIT_EXEC_FAILED, execute, load_process_file
     from lamina.errors import LaminaError
+    from lamina.exec_ import EXIT_EXEC_FAILED, execute, load_process_file
 
     opts = CreateOptions(console_socket=console_socket, pid_file=pid_file, preserve_fds=preserve_fds)
     try:

@@ -118,7 +118,7 @@ def test_pid_file_holds_the_init(lamina, bundle, tmp_path):
     assert sorted(os.listdir(pidf.parent)) == ["init.pid"]  # no temporary left beside it
     # a relative --pid-file is relative to the caller's cwd
     b2 = bundle(["sleep", "100"])
-    p = lamina("create", "--bundle", b2.path, "--pid-file", "rel.pid", b2.id, cwd=tmp_path)
+    p = lamina.create(b2, "--pid-file", "rel.pid", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "rel.pid").read_text() == str(lamina.state(b2.id)["pid"])
 

@@ -145,7 +145,12 @@ def test_trap_exit_code_after_forwarded_sigterm(lamina, bundle, tmp_path):
 
 # ---------------------------------------------------------------------------------- signals
 
-FORWARDED = ["TERM", "USR1", "HUP", "INT", "QUIT", "USR2", "ALRM", "PIPE", "TSTP", "TTIN", "TTOU", "CONT"]
+FORWARDED = ["TERM", "USR1", "HUP", "INT", "QUIT", "USR2", "ALRM", "PIPE", "TSTP", "TTIN", "TTOU", "CONT",
+             "BUS", "SYS", "XCPU", "VTALRM", "PROF", "37", "64"]  # real-time ones by number
+
+
+def signum(name: str) -> int:
+    return int(name) if name.isdigit() else getattr(signal, "SIG" + name)
 
 
 @pytest.mark.parametrize("pid_ns", [True, False])
@@ -157,7 +162,7 @@ def test_every_catchable_signal_is_forwarded(lamina, bundle, tmp_path, pid_ns):
     assert wait_for(lambda: (tmp_path / "ready").exists())
     got = tmp_path / "got"
     for i, name in enumerate(FORWARDED):
-        p.send_signal(getattr(signal, "SIG" + name))
+        p.send_signal(signum(name))
         assert wait_for(lambda n=i + 1: len(read(got).split()) == n), (name, read(got))
     assert read(tmp_path / "got").split() == FORWARDED
     assert p.poll() is None  # lamina itself was not stopped or killed by any of them

@@ -45,7 +45,7 @@ def test_vm_suites_selinux_enforcing_and_cgroup_v2(capsys):
         img = vm.image.build()
     except vm.image.BuildError as e:
         pytest.skip(f"VM image could not be built: {e}")
-    res = vm.run(vm.pytest_command(["-m", SELECTION, "-rs", "tests"]), timeout=TIMEOUT, img=img)
+    res = vm.run(vm.pytest_command(["-m", SELECTION, "-rfEs", "tests"]), timeout=TIMEOUT, img=img)
     print(res.output)  # the whole guest output, shown when this test fails
     summary = [ln for ln in res.output.splitlines() if SUMMARY.match(ln)]
     with capsys.disabled():

@@ -10,10 +10,10 @@ host cannot run (it has SELinux disabled and hybrid cgroups).
 
 qemu runs with software emulation (``-accel tcg -cpu max``): ``/dev/kvm`` on the team's machines
 is nested PVM, under which a stock Debian kernel hangs. The guest boots the ELF vmlinux through
-its PVH entry (~10 s to the first command). The project goes in through a read-only 9p share
-and a wheel built on the host; the guest's output comes back on its second serial port, ending
-with ``LAMINA-VM-EXIT=<status>``. The image is booted with ``snapshot=on``: nothing a run does is
-kept, and runs may happen in parallel.
+its PVH entry (~10 s to the first command). The project goes in as a tar of the tree and a
+wheel built on the host, through a read-only 9p share; the guest's output comes back on its
+second serial port, ending with ``LAMINA-VM-EXIT=<status>``. The image is booted with
+``snapshot=on``: nothing a run does is kept, and runs may happen in parallel.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import image  # noqa: E402
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULT_PYTEST = ["-m", "selinux or cgroups", "-rs", "tests"]
+DEFAULT_PYTEST = ["-m", "selinux or cgroups", "-rfEs", "tests"]
 EXIT_MARK = "LAMINA-VM-EXIT="
 DOMAIN = "unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023"  # a root login's
 COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", "build", "*.egg-info", ".ruff_cache",

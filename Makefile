@@ -9,7 +9,8 @@ LAMINA  := $(VENV)/bin/lamina
 BUNDLES ?= /var/tmp/lamina-bundles
 APT_PKGS := busybox-static runc crun python3-seccomp python3-selinux python3-venv hyperfine \
             iproute2 libcap2-bin \
-            qemu-system-x86 debootstrap e2fsprogs kmod cpio policycoreutils
+            qemu-system-x86 debootstrap e2fsprogs kmod cpio policycoreutils \
+            podman conmon catatonit uidmap containerd docker.io util-linux
 
 .PHONY: install apt venv demo test unit integration lint bench clean
 

@@ -4,19 +4,17 @@ and a Context rebuilt for the plugins."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from lamina import state
 from lamina.context import Context
 from lamina.ids import check_id
 
 
-@dataclass
 class Container:
-    root: str
-    id: str
-    st: dict
-    lock_fd: int = -1
+    __slots__ = ("root", "id", "st", "lock_fd")
+
+    def __init__(self, root: str, cid: str, st: dict, lock_fd: int = -1) -> None:
+        self.root, self.id, self.st, self.lock_fd = root, cid, st, lock_fd
 
     @property
     def dir(self) -> str:

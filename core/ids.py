@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from lamina.errors import LaminaError
 
 # runc allows 1024 characters, but the id names the state directory and no file name may be
 # longer than NAME_MAX: a longer id could only fail later, half-way, with "file name too long"
 MAX_ID_LEN = 255
-_VALID = re.compile(r"[A-Za-z0-9_+.-]+")
+# a set, not a regular expression: `re` costs milliseconds of import on every verb
+_VALID = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+.-")
 
 
 def check_id(cid: str) -> str:
@@ -19,6 +18,6 @@ def check_id(cid: str) -> str:
     if len(cid) > MAX_ID_LEN:
         raise LaminaError(f"invalid container id: {len(cid)} characters is longer than {MAX_ID_LEN} "
                           "(the id names its state directory)")
-    if cid in (".", "..") or not _VALID.fullmatch(cid):
+    if cid in (".", "..") or not _VALID.issuperset(cid):
         raise LaminaError(f"invalid container id {cid!r}: use only letters, digits and _ + . -")
     return cid

@@ -1,16 +1,17 @@
 """The `lamina` command: global flags, then one lazily imported module per verb.
 
 Only parsing lives here and in lamina.cli.commands; behaviour is in the core modules. This
-module is on the path of every container operation, so it imports nothing it does not need.
+module is on the path of every container operation, so it imports nothing it does not need:
+argv is read from the verbs' declarations (lamina.cli.params) and click is imported only for
+help, usage errors and whatever that reader leaves to it.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
-import click
 from lamina import log
+from lamina.cli.params import Opt, parse, parse_globals
 from lamina.errors import LaminaError
 
 VERBS = {
@@ -21,13 +22,31 @@ VERBS = {
     "ps": "ps", "events": "events", "update": "update",
 }
 
+GLOBALS = (
+    Opt("--root", default="/run/lamina", show_default=True, help="Directory for container state."),
+    Opt("--log", dest="log_path", help="Log file (default: errors to stderr only)."),
+    Opt("--log-format", choices=("text", "json"), default="text", show_default=True),
+    Opt("--debug", flag=True, help="Log debug messages."),
+    Opt("--systemd-cgroup", flag=True, help="Use the systemd cgroup driver (not supported yet)."),
+    Opt("--rootless", default="auto", choices=("true", "false", "auto"),
+        help="Accepted for runc compatibility: true, false or auto."),
+)
 
-@dataclass
+
 class Globals:
-    root: str
-    debug: bool
-    systemd_cgroup: bool
-    rootless: str
+    """The global flags, handed to every verb's main as ``g``."""
+
+    __slots__ = ("root", "debug", "systemd_cgroup", "rootless")
+
+    def __init__(self, root: str, log_path: str | None, log_format: str, debug: bool,
+                 systemd_cgroup: bool, rootless: str) -> None:
+        import os
+
+        log.configure(log_path, log_format, debug)
+        if debug:
+            log.debug(f"lamina {' '.join(sys.argv[1:])}")
+        self.root = os.path.abspath(root)
+        self.debug, self.systemd_cgroup, self.rootless = debug, systemd_cgroup, rootless.lower()
 
     def no_systemd(self, bundle: str | None = None) -> None:
         if self.systemd_cgroup:
@@ -36,48 +55,51 @@ class Globals:
             refuse_systemd(bundle)
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(VERBS)
+def _verb(name: str):
+    import importlib
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        mod = VERBS.get(name)
-        if mod is None:
-            return None
-        import importlib
-
-        return importlib.import_module(f"lamina.cli.commands.{mod}").command
+    return importlib.import_module(f"lamina.cli.commands.{VERBS[name]}")
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", default="/run/lamina", show_default=True, help="Directory for container state.")
-@click.option("--log", "log_path", default=None, help="Log file (default: errors to stderr only).")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--debug", is_flag=True, help="Log debug messages.")
-@click.option("--systemd-cgroup", is_flag=True, help="Use the systemd cgroup driver (not supported yet).")
-@click.option("--rootless", default="auto",
-              type=click.Choice(["true", "false", "auto"], case_sensitive=False),
-              help="Accepted for runc compatibility: true, false or auto.")
-@click.version_option(package_name="lamina", prog_name="lamina")
-@click.pass_context
-def cli(ctx: click.Context, root, log_path, log_format, debug, systemd_cgroup, rootless) -> None:
-    """lamina: an OCI container runtime whose isolation layers are plugins."""
-    log.configure(log_path, log_format, debug)
-    import os
-
-    if debug:
-        log.debug(f"lamina {' '.join(sys.argv[1:])}")
-
-    ctx.obj = Globals(os.path.abspath(root), debug, systemd_cgroup, rootless)
+def _fast(argv: list[str]) -> int | None:
+    """Run the verb without click when argv is plain; None when click must read it."""
+    head = parse_globals(argv, GLOBALS)
+    if head is None or head[1] not in VERBS:
+        return None
+    values, name, rest = head
+    verb = _verb(name)
+    params = parse(rest, verb.PARAMS, getattr(verb, "INTERSPERSED", True))
+    if params is None:
+        return None
+    rv = verb.main(Globals(**values), **params)
+    return rv if isinstance(rv, int) else 0
 
 
-def main(argv: list[str] | None = None) -> None:
+def _click(argv: list[str]) -> int:
+    import click
+
+    from lamina.cli.clickbuild import command, param
+
+    class LazyGroup(click.Group):
+        def list_commands(self, ctx: click.Context) -> list[str]:
+            return sorted(VERBS)
+
+        def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+            return command(name, _verb(name)) if name in VERBS else None
+
+    def callback(**values):
+        click.get_current_context().obj = Globals(**values)
+
+    group = LazyGroup("lamina", callback=callback, params=[param(p) for p in GLOBALS],
+                      help="lamina: an OCI container runtime whose isolation layers are plugins.",
+                      context_settings={"help_option_names": ["-h", "--help"]})
+    click.version_option(package_name="lamina", prog_name="lamina")(group)
     try:
-        rv = cli.main(args=argv, prog_name="lamina", standalone_mode=False)
+        rv = group.main(args=argv, prog_name="lamina", standalone_mode=False)
     except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+        return e.exit_code
     except click.exceptions.Abort:
-        sys.exit(130)
+        return 130
     except click.ClickException as e:
         # runc's wording habits and exit code: usage errors are errors like any other (1)
         msg = e.format_message().rstrip(".")
@@ -85,8 +107,16 @@ def main(argv: list[str] | None = None) -> None:
         ctx = getattr(e, "ctx", None)
         if ctx is not None and ctx.parent is not None:
             msg = f"{ctx.info_name}: {msg}"
-        log.error(msg)
-        sys.exit(1)
+        raise LaminaError(msg) from None
+    return rv if isinstance(rv, int) else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        rv = _fast(args)
+        if rv is None:
+            rv = _click(args)
     except LaminaError as e:
         log.error(str(e))
         sys.exit(e.exit_code)
@@ -102,4 +132,4 @@ def main(argv: list[str] | None = None) -> None:
 
             traceback.print_exc()
         sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    sys.exit(rv)

@@ -42,6 +42,16 @@ _settings: dict[str, Any] = {"required": False}
 
 def enabled() -> bool:
     """SELinux is on in this kernel with a policy loaded (enforcing or permissive)."""
+    if not os.path.exists("/sys/fs/selinux/enforce"):
+        # no selinuxfs mounted: libselinux would say disabled too, but importing the bindings to
+        # ask costs ~5 ms on every create; a kernel that has not even registered selinuxfs is
+        # answered without them
+        try:
+            with open("/proc/filesystems") as f:
+                if "\tselinuxfs\n" not in f.read():
+                    return False
+        except OSError:
+            pass
     try:
         import selinux
     except ImportError:

@@ -131,6 +131,18 @@ def docker_session(clients, containerd_session):
         dk.close()
 
 
+@pytest.fixture
+def open_tmp(clients, request):
+    """A fresh directory whose path anyone may traverse (pytest's tmp_path is below a 0700
+    directory, which a container root mapped to another host uid cannot pass)."""
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="t-", dir=clients.dir)
+    os.chmod(d, 0o777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture(params=RUNTIMES)
 def runtime(request) -> str:
     return request.param

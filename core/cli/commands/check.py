@@ -1,12 +1,13 @@
-import click
+import sys
+
+from lamina.cli.params import Arg, Opt
+
+HELP = ("Check a bundle against the spec, the enabled plugins and the host policy; create nothing. "
+        "Exit 1 if there is any problem.")
+PARAMS = (Arg("bundle", default="."), Opt("--format", "-f", dest="fmt", choices=("text", "json"), default="text"))
 
 
-@click.command(help="Check a bundle against the spec, the enabled plugins and the host policy; "
-                    "create nothing. Exit 1 if there is any problem.")
-@click.argument("bundle", default=".")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
-@click.pass_obj
-def command(g, bundle, fmt):
+def main(g, bundle, fmt):
     from lamina.check import problems
     from lamina.config.load import bundle_path
 
@@ -15,11 +16,11 @@ def command(g, bundle, fmt):
     if fmt == "json":
         import json
 
-        click.echo(json.dumps({"bundle": path, "ok": not found, "problems": found}, indent=2))
+        print(json.dumps({"bundle": path, "ok": not found, "problems": found}, indent=2))
     elif found:
         for p in found:
-            click.echo(p)
-        click.echo(f"{path}: {len(found)} problem{'s' if len(found) != 1 else ''}", err=True)
+            print(p)
+        print(f"{path}: {len(found)} problem{'s' if len(found) != 1 else ''}", file=sys.stderr)
     else:
-        click.echo(f"{path}: ok")
+        print(f"{path}: ok")
     return 1 if found else 0

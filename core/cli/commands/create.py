@@ -1,12 +1,11 @@
-import click
-from lamina.cli.options import create_options, make_create_options
+from lamina.cli.options import CREATE, make_create_options
+from lamina.cli.params import Arg
+
+HELP = "Create a container from a bundle; its init waits for `start`."
+PARAMS = (Arg("container_id"), *CREATE)
 
 
-@click.command(help="Create a container from a bundle; its init waits for `start`.")
-@click.argument("container_id")
-@create_options
-@click.pass_obj
-def command(g, container_id, bundle, pid_file, console_socket, no_pivot, no_new_keyring, preserve_fds):
+def main(g, container_id, bundle, pid_file, console_socket, no_pivot, no_new_keyring, preserve_fds):
     from lamina.create import Creation
 
     g.no_systemd(bundle)

@@ -1,12 +1,11 @@
-import click
+HELP = "Print what this lamina supports (assembled from the enabled plugins) as JSON."
+PARAMS = ()
 
 
-@click.command(help="Print what this lamina supports (assembled from the enabled plugins) as JSON.")
-@click.pass_obj
-def command(g):
+def main(g):
     import json
 
     from lamina.features import features
 
-    click.echo(json.dumps(features(), indent=2))
+    print(json.dumps(features(), indent=2))
     return 0

@@ -1,18 +1,17 @@
-import click
+from lamina.cli.params import Arg, Opt
+
+HELP = "Show a container's state and what each plugin applied to it (its audit record)."
+PARAMS = (Arg("container_id"), Opt("--format", "-f", dest="fmt", choices=("table", "json"), default="table"))
 
 
-@click.command(help="Show a container's state and what each plugin applied to it (its audit record).")
-@click.argument("container_id")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.pass_obj
-def command(g, container_id, fmt):
+def main(g, container_id, fmt):
     from lamina import inspection
 
     info = inspection.inspect(g.root, container_id)
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(info, indent=2))
+        print(json.dumps(info, indent=2))
     else:
-        click.echo(inspection.table(info))
+        print(inspection.table(info))
     return 0

@@ -1,12 +1,14 @@
-import click
+from lamina.cli.params import Arg, Opt
+
+HELP = "Send a signal (name or number, default SIGTERM) to the container's init."
+PARAMS = (
+    Arg("container_id"),
+    Arg("signal", default="SIGTERM"),
+    Opt("--all", "-a", dest="all_", flag=True, help="Signal every process of the container."),
+)
 
 
-@click.command(help="Send a signal (name or number, default SIGTERM) to the container's init.")
-@click.argument("container_id")
-@click.argument("signal", default="SIGTERM")
-@click.option("--all", "-a", "all_", is_flag=True, help="Signal every process of the container.")
-@click.pass_obj
-def command(g, container_id, signal, all_):
+def main(g, container_id, signal, all_):
     from lamina.lifecycle import kill, parse_signal
 
     kill(g.root, container_id, parse_signal(signal), all_)

@@ -1,11 +1,13 @@
-import click
+from lamina.cli.params import Opt
+
+HELP = "List containers."
+PARAMS = (
+    Opt("--format", "-f", dest="fmt", choices=("table", "json"), default="table"),
+    Opt("--quiet", "-q", flag=True, help="Only the ids."),
+)
 
 
-@click.command(help="List containers.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.option("--quiet", "-q", is_flag=True, help="Only the ids.")
-@click.pass_obj
-def command(g, fmt, quiet):
+def main(g, fmt, quiet):
     from lamina import log
     from lamina.lifecycle import list_all
 
@@ -14,15 +16,15 @@ def command(g, fmt, quiet):
         log.error(p)
     if quiet:
         for s in states:
-            click.echo(s["id"])
+            print(s["id"])
     elif fmt == "json":
         import json
 
-        click.echo(json.dumps(states))
+        print(json.dumps(states))
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]) for s in states]
         widths = [max(len(r[i]) for r in rows) for i in range(6)]
         for r in rows:
-            click.echo("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+            print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     return 1 if problems else 0

@@ -1,10 +1,10 @@
-import click
+from lamina.cli.params import Arg
+
+HELP = "Freeze every process of the container."
+PARAMS = (Arg("container_id"),)
 
 
-@click.command(help="Freeze every process of the container.")
-@click.argument("container_id")
-@click.pass_obj
-def command(g, container_id):
+def main(g, container_id):
     from lamina.lifecycle import pause
 
     pause(g.root, container_id, True)

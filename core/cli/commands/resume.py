@@ -1,10 +1,10 @@
-import click
+from lamina.cli.params import Arg
+
+HELP = "Thaw a paused container."
+PARAMS = (Arg("container_id"),)
 
 
-@click.command(help="Thaw a paused container.")
-@click.argument("container_id")
-@click.pass_obj
-def command(g, container_id):
+def main(g, container_id):
     from lamina.lifecycle import pause
 
     pause(g.root, container_id, False)

@@ -1,11 +1,13 @@
-import click
+from lamina.cli.params import Opt
+
+HELP = "Write a default config.json (runc's shape) into the bundle."
+PARAMS = (
+    Opt("--bundle", "-b", help="Bundle directory (default: current directory)."),
+    Opt("--rootless", flag=True, help="A config for an unprivileged user (user namespace)."),
+)
 
 
-@click.command(help="Write a default config.json (runc's shape) into the bundle.")
-@click.option("--bundle", "-b", default=None, help="Bundle directory (default: current directory).")
-@click.option("--rootless", is_flag=True, help="A config for an unprivileged user (user namespace).")
-@click.pass_obj
-def command(g, bundle, rootless):
+def main(g, bundle, rootless):
     from lamina.defaultspec import write_spec
 
     write_spec(bundle or ".", rootless)

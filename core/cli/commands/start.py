@@ -1,10 +1,10 @@
-import click
+from lamina.cli.params import Arg
+
+HELP = "Start a created container: its init execs the user process."
+PARAMS = (Arg("container_id"),)
 
 
-@click.command(help="Start a created container: its init execs the user process.")
-@click.argument("container_id")
-@click.pass_obj
-def command(g, container_id):
+def main(g, container_id):
     from lamina.lifecycle import start
 
     start(g.root, container_id)

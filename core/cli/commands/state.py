@@ -1,13 +1,13 @@
-import click
+from lamina.cli.params import Arg
+
+HELP = "Print the state of a container as JSON."
+PARAMS = (Arg("container_id"),)
 
 
-@click.command(help="Print the state of a container as JSON.")
-@click.argument("container_id")
-@click.pass_obj
-def command(g, container_id):
+def main(g, container_id):
     import json
 
     from lamina.lifecycle import query
 
-    click.echo(json.dumps(query(g.root, container_id), indent=2))
+    print(json.dumps(query(g.root, container_id), indent=2))
     return 0

@@ -48,7 +48,8 @@ class Container:
     def context(self) -> Context:
         st = self.st
         ctx = Context(id=self.id, root=self.root, bundle=st.get("bundle", ""),
-                      config={"ociVersion": st.get("ociVersion", ""), "annotations": st.get("annotations") or {}},
+                      config={"ociVersion": st.get("ociVersion", ""),
+                              "annotations": st.get("annotations") or {}},
                       rootfs=st.get("rootfs", ""), state_dir=self.dir, pid=self.pid,
                       plugin_state=st.get("plugins") or {})
         ctx.scratch["init_start"] = st.get("init_start")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from types import ModuleType
 
 import click
-
 from lamina.cli.params import REQUIRED, Arg, Opt
 
 

@@ -25,7 +25,8 @@ VERBS = {
 GLOBALS = (
     Opt("--root", default="/run/lamina", show_default=True, help="Directory for container state."),
     Opt("--log", dest="log_path", help="Log file (default: errors to stderr only)."),
-    Opt("--log-format", choices=("text", "json"), default="text", show_default=True),
+    Opt("--log-format", choices=("text", "json"), default="text", show_default=True,
+        help="How errors are written to the log file (json: one object a line, as clients parse)."),
     Opt("--debug", flag=True, help="Log debug messages."),
     Opt("--systemd-cgroup", flag=True, help="Use the systemd cgroup driver (not supported yet)."),
     Opt("--rootless", default="auto", choices=("true", "false", "auto"),
@@ -77,7 +78,6 @@ def _fast(argv: list[str]) -> int | None:
 
 def _click(argv: list[str]) -> int:
     import click
-
     from lamina.cli.clickbuild import command, param
 
     class LazyGroup(click.Group):

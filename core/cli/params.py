@@ -55,7 +55,8 @@ def parse(argv: list[str], params: tuple, interspersed: bool = True) -> dict[str
     """argv (after the verb) -> the keyword arguments of the verb's main, or None for click."""
     opts = {d: p for p in params if isinstance(p, Opt) for d in p.decls}
     args = [p for p in params if isinstance(p, Arg)]
-    values: dict[str, object] = {p.dest: [] if p.multiple else p.default for p in params if isinstance(p, Opt)}
+    values: dict[str, object] = {p.dest: [] if p.multiple else p.default
+                                 for p in params if isinstance(p, Opt)}
     positionals: list[str] = []
     i = 0
     while i < len(argv):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import click
 import pytest
-
 from lamina.cli import clickbuild, params
 from lamina.cli.main import GLOBALS, VERBS, _verb
 
@@ -25,11 +24,13 @@ SAMPLES = {
                ["--preserve-fds", "70000", "c1"], ["--no-pivot", "--no-new-keyring", "c1"],
                ["--console-socket", "/s", "c1"], ["--bundle", "-b", "c1"], ["-b/b", "c1"]],
     "run": [["c1"], ["-d", "c1"], ["--detach", "--keep", "-b", "/b", "c1"], ["c1", "--keep"]],
-    "exec": [["c1", "ls"], ["c1", "ls", "-l", "--color"], ["-t", "c1", "sh"], ["-e", "A=1", "-e", "B=2", "c1", "env"],
-             ["--user", "1000:1000", "--cwd", "/tmp", "c1", "id"], ["-g", "5", "-g", "6", "c1", "id"],
-             ["-g", "x", "c1", "id"], ["-p", "/proc.json", "c1"], ["--detach", "--pid-file", "/p", "c1", "sleep", "1"],
+    "exec": [["c1", "ls"], ["c1", "ls", "-l", "--color"], ["-t", "c1", "sh"],
+             ["-e", "A=1", "-e", "B=2", "c1", "env"], ["--user", "1000:1000", "--cwd", "/tmp", "c1", "id"],
+             ["-g", "5", "-g", "6", "c1", "id"], ["-g", "x", "c1", "id"], ["-p", "/proc.json", "c1"],
+             ["--detach", "--pid-file", "/p", "c1", "sleep", "1"],
              ["c1", "--", "ls"], ["c1"], ["-c", "CAP_SYS_ADMIN", "--no-new-privs", "c1", "true"]],
-    "ps": [["c1"], ["c1", "-ef"], ["--format", "json", "c1"], ["c1", "--", "-o", "pid"], ["-f", "json", "c1", "aux"]],
+    "ps": [["c1"], ["c1", "-ef"], ["--format", "json", "c1"], ["c1", "--", "-o", "pid"],
+           ["-f", "json", "c1", "aux"]],
     "pause": [["c1"]],
     "resume": [["c1"]],
     "events": [["c1"], ["--stats", "c1"], ["--interval", "1s", "c1"]],
@@ -77,9 +78,10 @@ def test_fast_reader_takes_the_plain_cases():
         assert params.parse(argv, verb.PARAMS, getattr(verb, "INTERSPERSED", True)) is not None, (name, argv)
 
 
-GLOBAL_SAMPLES = [["--root", "/r", "state", "c1"], ["--root=/r", "state"], ["--log", "/l", "--log-format=json", "kill"],
-                  ["--log-format", "json", "--debug", "list"], ["--systemd-cgroup", "run"], ["--rootless", "true", "ps"],
-                  ["--log-format", "yaml", "list"], ["--version"], ["--help"], ["--root"], ["state"], ["-x", "list"]]
+GLOBAL_SAMPLES = [["--root", "/r", "state", "c1"], ["--root=/r", "state"],
+                  ["--log", "/l", "--log-format=json", "kill"], ["--log-format", "json", "--debug", "list"],
+                  ["--systemd-cgroup", "run"], ["--rootless", "true", "ps"], ["--log-format", "yaml", "list"],
+                  ["--version"], ["--help"], ["--root"], ["state"], ["-x", "list"]]
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

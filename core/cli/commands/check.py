@@ -4,7 +4,10 @@ from lamina.cli.params import Arg, Opt
 
 HELP = ("Check a bundle against the spec, the enabled plugins and the host policy; create nothing. "
         "Exit 1 if there is any problem.")
-PARAMS = (Arg("bundle", default="."), Opt("--format", "-f", dest="fmt", choices=("text", "json"), default="text"))
+PARAMS = (
+    Arg("bundle", default="."),
+    Opt("--format", "-f", dest="fmt", choices=("text", "json"), default="text", help="Output format."),
+)
 
 
 def main(g, bundle, fmt):

@@ -1,7 +1,10 @@
 from lamina.cli.params import Arg, Opt
 
 HELP = "Show a container's state and what each plugin applied to it (its audit record)."
-PARAMS = (Arg("container_id"), Opt("--format", "-f", dest="fmt", choices=("table", "json"), default="table"))
+PARAMS = (
+    Arg("container_id"),
+    Opt("--format", "-f", dest="fmt", choices=("table", "json"), default="table", help="Output format."),
+)
 
 
 def main(g, container_id, fmt):

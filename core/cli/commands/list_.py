@@ -2,7 +2,7 @@ from lamina.cli.params import Opt
 
 HELP = "List containers."
 PARAMS = (
-    Opt("--format", "-f", dest="fmt", choices=("table", "json"), default="table"),
+    Opt("--format", "-f", dest="fmt", choices=("table", "json"), default="table", help="Output format."),
     Opt("--quiet", "-q", flag=True, help="Only the ids."),
 )
 

@@ -1,7 +1,9 @@
 from lamina.cli.params import Opt
 
 HELP = "List the plugins: name, version, hooks, claims, and whether they are enabled."
-PARAMS = (Opt("--format", "-f", dest="fmt", choices=("table", "json"), default="table"),)
+PARAMS = (
+    Opt("--format", "-f", dest="fmt", choices=("table", "json"), default="table", help="Output format."),
+)
 
 
 def main(g, fmt):

@@ -5,7 +5,7 @@ HELP = ("List the container's processes: the host's `ps` rows for them (PS_ARGS 
 INTERSPERSED = False  # what follows the id is ps's
 IGNORE_UNKNOWN = True
 PARAMS = (
-    Opt("--format", "-f", dest="fmt", choices=("table", "json"), default="table"),
+    Opt("--format", "-f", dest="fmt", choices=("table", "json"), default="table", help="Output format."),
     Arg("container_id"),
     Arg("ps_args", rest=True),
 )

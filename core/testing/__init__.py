@@ -127,6 +127,18 @@ def mount_table(*within: str) -> set[str]:
             if any(mp == t or mp.startswith(t + "/") for mp in [line.split()[4]] for t in tops)}
 
 
+def wait_for(pred, timeout: float = 10.0, step: float = 0.02):
+    """Poll ``pred`` until it returns something true or ``timeout`` seconds passed; its last value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
 def reap_orphans() -> None:
     """Reap zombie children of this process: inits and helpers re-parented to it (tests are
     subreapers). Call only while no subprocess.Popen of this process is outstanding."""

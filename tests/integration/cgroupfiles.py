@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import os
-import time
 
 ROOT = "/sys/fs/cgroup"
 
@@ -71,15 +70,6 @@ class HostCgroups:
         """Every directory of ``cgroup`` in every hierarchy (what must be gone after delete)."""
         rel = cgroup.strip("/")
         return glob.glob(f"{ROOT}/*/{rel}") + glob.glob(f"{ROOT}/{rel}")
-
-
-def wait_for(pred, timeout: float = 10.0, step: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(step)
 
 
 def _openable(name: str) -> bool:

@@ -72,6 +72,7 @@ def opens_in(cgroup: str) -> list[str]:
     return data.split("|")
 
 
+@pytest.mark.cgroupv2
 def test_program_is_enforced_then_detached(cgroup2_dir):
     rules = [DENY_ALL, Rule(True, "c", 1, 3, "rwm"), Rule(True, "c", 1, 5, "r")]
     prog_id = bpf_devices.attach(cgroup2_dir, rules)
@@ -87,6 +88,7 @@ def test_program_is_enforced_then_detached(cgroup2_dir):
     bpf_devices.detach(cgroup2_dir, prog_id)  # already gone: nothing to do
 
 
+@pytest.mark.cgroupv2
 def test_default_devices_program(cgroup2_dir):
     """What every container gets when the config says nothing: the defaults are usable."""
     prog_id = bpf_devices.attach(cgroup2_dir, [DENY_ALL, *DEFAULT_ALLOW])

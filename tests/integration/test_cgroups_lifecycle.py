@@ -14,8 +14,9 @@ import sys
 import time
 
 import pytest
-from cgroupfiles import HostCgroups, wait_for
+from cgroupfiles import HostCgroups
 from lamina import testing
+from lamina.testing import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.cgroups]
 
@@ -56,6 +57,7 @@ def gone(lamina, b, cgroups_path: str | None = None) -> list[str]:
 # ---------------------------------------------------------------- placement
 
 
+@pytest.mark.cgroupv2
 def test_absolute_path_in_every_hierarchy(lamina, bundle):
     b = started(lamina, bundle)
     where = own_cgroups(lamina.state(b.id)["pid"])
@@ -88,6 +90,7 @@ def test_relative_and_default_path_nest_under_the_runtime(lamina, bundle, how):
         assert CG.all_dirs(os.path.join(path, rel.split("/")[0])) == []
 
 
+@pytest.mark.cgroupv2
 def test_cgroup_namespace_is_rooted_at_the_container(lamina, bundle):
     b = bundle(["cat", "/proc/self/cgroup"])
     b.config["linux"]["namespaces"].append({"type": "cgroup"})
@@ -130,6 +133,7 @@ def _rmdir(path: str) -> bool:
         return False
 
 
+@pytest.mark.cgroupv2
 def test_existing_frozen_cgroup_is_refused(lamina, bundle):
     b = bundle(["true"])
     d = CG.dir("freezer", b.cgroups_path)
@@ -172,6 +176,7 @@ def test_case_062_systemd_driver(lamina, bundle):
 # ---------------------------------------------------------------- pause, resume
 
 
+@pytest.mark.cgroupv2
 def test_pause_and_resume(lamina, bundle, tmp_path):
     b = bundle(["sh", "-c", "while :; do date +%s%N > /out/tick; sleep 0.05; done"])
     b.config["mounts"].append(
@@ -206,6 +211,7 @@ def test_pause_and_resume(lamina, bundle, tmp_path):
 # ---------------------------------------------------------------- events
 
 
+@pytest.mark.cgroupv2
 def test_events_stats_from_real_counters(lamina, bundle):
     res = {"memory": {"limit": 64 * MiB}, "pids": {"limit": 20}}
     b = started(
@@ -272,6 +278,7 @@ def _files(b) -> dict[str, str]:
     }
 
 
+@pytest.mark.cgroupv2
 def test_update_with_flags(lamina, bundle):
     b = started(lamina, bundle, resources={"memory": {"limit": 64 * MiB}, "pids": {"limit": 20}})
     p = lamina(
@@ -374,6 +381,7 @@ def _procs(b) -> list[int]:
         return [int(x) for x in f.read().split()]
 
 
+@pytest.mark.cgroupv2
 def test_kill_all(lamina, bundle):
     # a handler (not an ignored signal, which the children would inherit across exec)
     b = started(

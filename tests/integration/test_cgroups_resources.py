@@ -13,8 +13,9 @@ import math
 import os
 
 import pytest
-from cgroupfiles import HostCgroups, block_device, wait_for
+from cgroupfiles import HostCgroups, block_device
 from lamina import testing
+from lamina.testing import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.cgroups]
 
@@ -62,6 +63,7 @@ def v(controller: str) -> int:
 # ---------------------------------------------------------------- memory
 
 
+@pytest.mark.cgroupv2
 def test_memory_limit_reservation_swap(lamina, bundle):
     ver = v("memory")
     b = make(bundle, {"memory": {"limit": 64 * MiB, "reservation": 32 * MiB, "swap": 96 * MiB}})
@@ -81,6 +83,7 @@ def test_memory_limit_reservation_swap(lamina, bundle):
         assert CG.read("memory", cg, "memory.swap.max") == str(32 * MiB)
 
 
+@pytest.mark.cgroupv2
 def test_case_038_swap_equal_then_below_limit(lamina, bundle):
     ver = v("memory")
     b = make(bundle, {"memory": {"limit": 64 * MiB, "swap": 64 * MiB}})
@@ -99,6 +102,7 @@ def test_case_038_swap_equal_then_below_limit(lamina, bundle):
     assert "33554432" in err
 
 
+@pytest.mark.cgroupv2
 def test_memory_v1_only_fields(lamina, bundle):
     mem = {"swappiness": 10, "disableOOMKiller": True, "useHierarchy": True}
     if v("memory") == 1:
@@ -131,6 +135,7 @@ def _usage(b) -> int:
     return int(CG.read("memory", b.cgroups_path, name))
 
 
+@pytest.mark.cgroupv2
 def test_memory_limit_below_current_usage(lamina, bundle, tmp_path):
     b = started(lamina, bundle, {"memory": {"limit": 256 * MiB}}, HOG)
     assert wait_for(lambda: _usage(b) > 20 * MiB, timeout=30), _usage(b)
@@ -159,6 +164,7 @@ def test_memory_limit_below_current_usage(lamina, bundle, tmp_path):
 # ---------------------------------------------------------------- cpu
 
 
+@pytest.mark.cgroupv2
 def test_cpu_shares_quota_period_burst_cpuset(lamina, bundle):
     ver = v("cpu")
     v("cpuset")
@@ -181,12 +187,14 @@ def test_cpu_shares_quota_period_burst_cpuset(lamina, bundle):
     assert CG.read("cpuset", cg, "cpuset.mems") == "0"
 
 
+@pytest.mark.cgroupv2
 def test_cpu_idle(lamina, bundle):
     v("cpu")
     b = started(lamina, bundle, {"cpu": {"idle": 1}})
     assert CG.read("cpu", b.cgroups_path, "cpu.idle") == "1"
 
 
+@pytest.mark.cgroupv2
 def test_case_039_shares_1024(lamina, bundle):
     """On v2 the v1 default 1024 must become v2's default 100, read from inside the container
     (its own cgroup is its /sys/fs/cgroup). On v1 it stays cpu.shares 1024."""
@@ -199,6 +207,7 @@ def test_case_039_shares_1024(lamina, bundle):
     assert p.returncode == 0 and p.stdout.strip() == "100", (p.stdout, p.stderr)
 
 
+@pytest.mark.cgroupv2
 def test_cpu_realtime(lamina, bundle):
     if v("cpu") == 2:
         refused(
@@ -243,6 +252,7 @@ def test_cpu_bad_values_refused(lamina, bundle):
 # ---------------------------------------------------------------- pids
 
 
+@pytest.mark.cgroupv2
 def test_case_037_pids_unlimited_zero_and_limit(lamina, bundle):
     v("pids")
     fork = ["sh", "-c", "/bin/true && echo forked"]
@@ -263,6 +273,7 @@ def test_case_037_pids_unlimited_zero_and_limit(lamina, bundle):
 # ---------------------------------------------------------------- blockIO
 
 
+@pytest.mark.cgroupv2
 def test_blockio_weight_and_throttles(lamina, bundle):
     ver = v("blkio")
     _, major, minor = block_device()
@@ -322,6 +333,7 @@ def test_blockio_leaf_weight_refused(lamina, bundle):
 # ---------------------------------------------------------------- hugetlb, network, rdma
 
 
+@pytest.mark.cgroupv2
 def test_hugepage_limits(lamina, bundle):
     ver = v("hugetlb")
     if not os.path.isdir("/sys/kernel/mm/hugepages/hugepages-2048kB"):
@@ -352,6 +364,7 @@ def test_network_class_and_priorities(lamina, bundle):
     assert "linux.resources.network.priorities" in err and "net_prio" in err
 
 
+@pytest.mark.cgroupv2
 def test_rdma(lamina, bundle):
     b = make(bundle, {"rdma": {"lamina_nodev0": {"hcaHandles": 2, "hcaObjects": 100}}})
     if CG.version("rdma") is None:
@@ -364,6 +377,7 @@ def test_rdma(lamina, bundle):
 # ---------------------------------------------------------------- unified
 
 
+@pytest.mark.cgroupv2
 def test_case_040_unified(lamina, bundle):
     if not CG.unified:
         refused(lamina, make(bundle, {"unified": {"pids.max": "10"}}), "linux.resources.unified", "v1")
@@ -397,6 +411,7 @@ def _devices_bundle(bundle, rules: list, major: int, minor: int):
     return b.write()
 
 
+@pytest.mark.cgroupv2
 def test_devices_default_deny_and_allow_rules(lamina, bundle):
     v("devices")
     _, major, minor = block_device()

@@ -11,10 +11,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 from lamina import syscalls
+from lamina.testing import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,15 +39,6 @@ def reap() -> None:
             return
         if pid == 0:
             return
-
-
-def wait_for(pred, timeout: float = 5.0, step: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(step)
 
 
 def status(lamina, cid: str) -> str:

@@ -17,6 +17,7 @@ import time
 
 import pytest
 from lamina import syscalls
+from lamina.testing import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +39,6 @@ def _reap():
             break
         if pid == 0:
             break
-
-
-def wait_for(pred, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(0.02)
 
 
 def terminal_bundle(bundle, args: list[str], size: dict | None = None):

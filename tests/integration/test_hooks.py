@@ -15,6 +15,7 @@ import time
 
 import pytest
 from lamina import testing
+from lamina.testing import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,15 +31,6 @@ def hook(script: str, **fields) -> dict:
     """A hook running `script` with busybox sh (on the host: /bin/busybox; in the container:
     the rootfs's own /bin/busybox, at the same path)."""
     return {"path": BUSYBOX, "args": ["sh", "-c", script], **fields}
-
-
-def wait_for(pred, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 class Logged:

@@ -13,6 +13,7 @@ import time
 
 import pytest
 from lamina import syscalls
+from lamina.testing import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +33,6 @@ def _reap():
             break
         if pid == 0:
             break
-
-
-def wait_for(pred, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(0.02)
 
 
 def with_out_dir(b, out_dir: str):

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from lamina import syscalls
+from lamina.testing import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,15 +40,6 @@ def _reap(lamina):
             break
         if pid == 0:
             break
-
-
-def wait_for(pred, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(0.02)
 
 
 def with_out_dir(b, out_dir: str, pid_ns: bool = True):

@@ -9,10 +9,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 
 import pytest
 from lamina import testing
+from lamina.testing import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,15 +49,6 @@ def host_ids(pid: int) -> tuple[int, int]:
     with open(f"/proc/{pid}/status") as f:
         status = dict(line.split(":", 1) for line in f)
     return int(status["Uid"].split()[0]), int(status["Gid"].split()[0])
-
-
-def wait_for(pred, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_root_inside_is_an_unprivileged_host_uid(lamina, ubundle, subreaper):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.errors import LaminaError
@@ -28,14 +27,16 @@ from lamina.errors import LaminaError
 DEFAULT_PATH = "/etc/lamina/lamina.toml"
 
 
-@dataclass
 class AdminConfig:
-    path: str | None
-    settings: dict[str, Any] = field(default_factory=dict)
-    disabled: set[str] = field(default_factory=set)
-    required: set[str] = field(default_factory=set)
-    mtime: float = 0.0
-    audit_log: str | None = None  # [audit] log: one JSON line per lifecycle event
+    """The parsed admin file (what it says, with defaults for what it does not)."""
+
+    def __init__(self, path: str | None, settings: dict[str, Any] | None = None, mtime: float = 0.0) -> None:
+        self.path = path
+        self.settings: dict[str, Any] = settings if settings is not None else {}
+        self.disabled: set[str] = set()
+        self.required: set[str] = set()
+        self.mtime = mtime
+        self.audit_log: str | None = None  # [audit] log: one JSON line per lifecycle event
 
 
 def path() -> str:

@@ -13,7 +13,6 @@ import importlib
 import json
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from lamina import adminconf, pluginapi
@@ -23,13 +22,15 @@ from lamina.errors import LaminaError
 GROUP = "lamina.plugins"
 
 
-@dataclass
 class PluginInfo:
-    name: str
-    target: str  # "module" or "module:attr"
-    dist: str
-    version: str
-    api: int | None = None  # the hook API version it declared (set when loaded)
+    """One entry point of group lamina.plugins (a plain class: the memo is its __dict__)."""
+
+    def __init__(self, name: str, target: str, dist: str, version: str, api: int | None = None) -> None:
+        self.name = name
+        self.target = target  # "module" or "module:attr"
+        self.dist = dist
+        self.version = version
+        self.api = api  # the hook API version it declared (set when loaded)
 
 
 def _index_path() -> str:
@@ -39,8 +40,10 @@ def _index_path() -> str:
 
 
 def _path_key() -> list:
+    # sys.path[0] is the running script's directory ('' for -c): it holds no distributions, and
+    # keying on it made lamina, pytest and `python -c` evict each other's memo
     key = []
-    for p in sys.path:
+    for p in sys.path[1:]:
         try:
             key.append([p, os.stat(p or ".").st_mtime_ns])
         except OSError:

@@ -76,26 +76,35 @@ class Manager:
         for b in self.backends():
             b.check_fresh()
 
-    def create(self, made: list[str], persist) -> None:
-        """mkdir every missing level of every placement, recording each one in ``made`` (and
-        persisting) before the next, so a runtime killed midway leaves a record of it."""
+    def missing(self) -> list[tuple[int, str]]:
+        """(cgroup version, directory) of every level of every placement that does not exist
+        yet, parents first: what create() will make."""
+        out = []
         for b in self.backends():
             for mnt, path in b.placements():
                 rel = os.path.relpath(path, mnt)
                 cur = mnt
                 for part in [] if rel == "." else rel.split("/"):
                     cur = os.path.join(cur, part)
-                    try:
-                        os.mkdir(cur, 0o755)
-                    except FileExistsError:
-                        continue
-                    except OSError as e:
-                        raise LaminaError(f"linux.cgroupsPath: cannot create {cur}: "
-                                          f"{e.strerror.lower()}") from None
-                    made.append(cur)
-                    persist()
-                    if b.version == 1:
-                        _inherit_cpuset(cur)
+                    if not os.path.isdir(cur):
+                        out.append((b.version, cur))
+        return out
+
+    def create(self, planned: list[tuple[int, str]], made: list[str]) -> None:
+        """mkdir what missing() planned. ``made`` already lists all of it (persisted once, before
+        the first mkdir, so a runtime killed midway leaves a record; removing a recorded
+        directory that was never made is a no-op); one someone else made meanwhile is not ours
+        and is dropped from it."""
+        for version, cur in planned:
+            try:
+                os.mkdir(cur, 0o755)
+            except FileExistsError:
+                made.remove(cur)
+                continue
+            except OSError as e:
+                raise LaminaError(f"linux.cgroupsPath: cannot create {cur}: {e.strerror.lower()}") from None
+            if version == 1:
+                _inherit_cpuset(cur)
 
     def enable(self, controllers: set[str]) -> None:
         if self.v2 is not None:

@@ -94,10 +94,11 @@ def lamina_prepare(ctx) -> None:
     m.check_fresh()
     mine = ctx.mine(NAME)
     mine.update(m.record())
-    mine["created"] = []
+    planned = m.missing()
+    mine["created"] = [d for _, d in planned]
     persist = ctx.scratch["persist"]
-    persist()  # recorded before anything is made: delete --force can find it
-    m.create(mine["created"], persist)
+    persist()  # recorded before anything is made: delete --force can find and remove it
+    m.create(planned, mine["created"])
     needed = set()
     for name, section in controllers.present(linux.get("resources") or {}).items():
         needed |= set(controllers.SECTIONS[name].needs(section))

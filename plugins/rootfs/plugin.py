@@ -59,9 +59,13 @@ def lamina_validate(config: dict, bundle: str) -> list[str]:
 
 @hookimpl
 def lamina_prepare(ctx) -> None:
-    import shutil  # noqa: F401  (tmpcopyup, after fork)
-
-    from lamina.plugins.rootfs import cgroupfs  # noqa: F401
+    # what the init needs after the fork, imported now; only what this config uses (shutil
+    # pulls in bz2 and lzma: milliseconds on every create that has no tmpcopyup)
+    ms = ctx.config.get("mounts") or []
+    if any("tmpcopyup" in (m.get("options") or []) for m in ms):
+        import shutil  # noqa: F401
+    if any(m.get("type") == "cgroup" for m in ms):
+        from lamina.plugins.rootfs import cgroupfs  # noqa: F401
 
 
 def _open_devnull() -> int:

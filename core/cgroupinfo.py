@@ -6,7 +6,6 @@ Three layouts exist: legacy v1, hybrid (v1 controllers plus a controller-less cg
 
 from __future__ import annotations
 
-
 ROOT = "/sys/fs/cgroup"
 
 

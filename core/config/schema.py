@@ -117,7 +117,8 @@ CONFIG = obj({
     }),
 }, ("ociVersion", "root"))
 
-_TYPE_NAMES = {"str": "a string", "bool": "a boolean", "obj": "an object", "list": "a list", "map": "an object"}
+_TYPE_NAMES = {"str": "a string", "bool": "a boolean", "obj": "an object", "list": "a list",
+               "map": "an object"}
 
 
 def _describe(v: Any) -> str:

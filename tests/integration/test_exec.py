@@ -13,6 +13,7 @@ import select
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -58,10 +59,13 @@ def unchanged(lamina, b, pid: int) -> None:
 
 
 def exec_detached(lamina, cid: str, *args: str, pid_file: str, pass_fds=(), extra=()) -> int:
-    p = subprocess.run(lamina.argv("exec", "--detach", "--pid-file", pid_file, *extra, cid, *args),
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       pass_fds=pass_fds, timeout=60, env=lamina.env())
-    assert p.returncode == 0, p.stderr
+    # the process keeps the runtime's stdio: a pipe would reach EOF only when it exits
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.run(lamina.argv("exec", "--detach", "--pid-file", pid_file, *extra, cid, *args),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                           pass_fds=pass_fds, timeout=60, env=lamina.env())
+        err.seek(0)
+        assert p.returncode == 0, err.read()
     with open(pid_file) as f:
         text = f.read()
     assert text.isdigit(), repr(text)  # the decimal pid, no newline

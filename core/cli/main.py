@@ -112,7 +112,12 @@ def _click(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else list(argv)
+    """The `lamina` program: run the command line, then leave at once (see _exit)."""
+    _exit(run_cli(sys.argv[1:] if argv is None else list(argv)))
+
+
+def run_cli(args: list[str]) -> int:
+    """Run one command line and return its exit code, every error reported as one line."""
     try:
         rv = _fast(args)
         if rv is None:
@@ -132,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
 
             traceback.print_exc()
         rv = 1
-    _exit(rv)
+    return rv
 
 
 def _exit(code: int) -> None:

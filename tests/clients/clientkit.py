@@ -150,7 +150,8 @@ def write_wrapper(path: str, target: list[str], log: str) -> str:
     quoted = " ".join(f"'{t}'" for t in target)
     with open(path, "w") as f:
         f.write("#!/bin/sh\n# tests/clients: log the call, then become the real runtime\n"
-                f"{{ printf '%s' \"$(pwd)\"; for a; do printf ' %s' \"$a\"; done; printf '\\n'; }} >> '{log}'\n"
+                "{ printf '%s' \"$(pwd)\"; for a; do printf ' %s' \"$a\"; done; printf '\\n'; }"
+                f" >> '{log}'\n"
                 f"exec {quoted} \"$@\"\n")
     os.chmod(path, 0o755)
     return path
@@ -200,7 +201,7 @@ def run(argv: list[str], *, env: dict | None = None, input: bytes | str | None =
     """Run one client command; stdout and stderr as text (undecodable bytes replaced)."""
     p = subprocess.run(argv, env=env, input=input.encode() if isinstance(input, str) else input,
                        stdin=None if input is not None else subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+                       capture_output=True, timeout=timeout)
     p.stdout_bytes = p.stdout
     p.stdout = p.stdout.decode(errors="replace")
     p.stderr = p.stderr.decode(errors="replace")
@@ -277,8 +278,9 @@ class Containerd:
         self.fifo_dir = f"{d}/fifo"
         self.runc_root = f"{d}/runc-root"
         cfg = f"{d}/config.toml"
-        off = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-               "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs",
+        off = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+               "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+               "io.containerd.snapshotter.v1.aufs",
                "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
         with open(cfg, "w") as f:
             f.write(f'version = 2\nroot = "{d}/root"\nstate = "{d}/state"\n'
@@ -327,8 +329,9 @@ class Docker:
             f.write("{}\n")  # never the host's /etc/docker/daemon.json
         argv = ["dockerd", "--config-file", f"{d}/daemon.json", "--data-root", f"{d}/data",
                 "--exec-root", f"{d}/exec", "--pidfile", f"{d}/docker.pid", "-H", f"unix://{self.sock}",
-                "--containerd", containerd.sock, "--iptables=false", "--ip6tables=false", "--ip-forward=false",
-                "--ip-masq=false", "--bridge=none", "--userland-proxy=false", "--storage-driver=vfs",
+                "--containerd", containerd.sock, "--iptables=false", "--ip6tables=false",
+                "--ip-forward=false", "--ip-masq=false", "--bridge=none",
+                "--userland-proxy=false", "--storage-driver=vfs",
                 "--exec-opt", "native.cgroupdriver=cgroupfs", "--cgroup-parent", cgroup_parent]
         for name, path in runtimes.items():
             argv += ["--add-runtime", f"{name}={path}"]
@@ -338,7 +341,8 @@ class Docker:
                                          stderr=subprocess.STDOUT)
         wait_socket(self.sock, self.proc, self.log, "dockerd")
         # Debian's client speaks this daemon's API; a newer client elsewhere on PATH may not
-        self.cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker") or "docker"
+        debian = "/usr/bin/docker"
+        self.cli = debian if os.path.exists(debian) else shutil.which("docker") or "docker"
         self.env = {**os.environ, "DOCKER_CONFIG": f"{d}/cli"}
         self.env.pop("DOCKER_HOST", None)
         for _ in range(200):

@@ -120,7 +120,8 @@ def containerd_session(clients):
 def docker_session(clients, containerd_session):
     _need("dockerd")
     # "runc" is a reserved runtime name in dockerd: the logged runc is added under another
-    runtimes = {"lamina": clients.wrapper("docker", "lamina"), "runc-logged": clients.wrapper("docker", "runc")}
+    runtimes = {"lamina": clients.wrapper("docker", "lamina"),
+                "runc-logged": clients.wrapper("docker", "runc")}
     dk = clientkit.Docker(clients.dir, clients.ns, containerd_session, runtimes,
                           f"{clients.cgroup_parent}/docker")
     try:

@@ -34,8 +34,9 @@ class Ctr:
         cid = new_name()
         self.ids.append(cid)
         opts = ["-d"] if detach else ["--rm"]
-        p = self("run", *opts, "--runc-binary", self.binary, "--runc-root", f"{self.cd.runc_root}-{self.runtime}",
-                 "--fifo-dir", self.cd.fifo_dir, "--cgroup", f"{self.cgroup_parent}/{cid}", IMAGE, cid, *args, **kw)
+        p = self("run", *opts, "--runc-binary", self.binary,
+                 "--runc-root", f"{self.cd.runc_root}-{self.runtime}", "--fifo-dir", self.cd.fifo_dir,
+                 "--cgroup", f"{self.cgroup_parent}/{cid}", IMAGE, cid, *args, **kw)
         return cid, p
 
     def status(self, cid: str) -> str:

@@ -61,11 +61,13 @@ def test_exit_code_propagates(docker):
 
 
 def test_detached_exec_and_stop(docker):
-    p, name = docker.run("-d", IMAGE, "sh", "-c", 'trap "echo got-term; exit 0" TERM; while true; do sleep 0.1; done')
+    p, name = docker.run("-d", IMAGE, "sh", "-c",
+                         'trap "echo got-term; exit 0" TERM; while true; do sleep 0.1; done')
     ok(p)
     assert ok(docker("exec", name, "sh", "-c", "echo in-exec")) == "in-exec\n"
     assert docker("exec", name, "sh", "-c", "exit 4").returncode == 4
-    assert ok(docker("exec", "-u", "1000", "-w", "/tmp", name, "sh", "-c", 'echo "$(id -u) $(pwd)"')) == "1000 /tmp\n"
+    out = ok(docker("exec", "-u", "1000", "-w", "/tmp", name, "sh", "-c", 'echo "$(id -u) $(pwd)"'))
+    assert out == "1000 /tmp\n"
     t0 = time.monotonic()
     ok(docker("stop", "--time", "20", name))
     assert time.monotonic() - t0 < 10, "SIGTERM did not stop the container: docker had to kill it"

@@ -132,8 +132,9 @@ def test_detached_exec_top_and_stop(pod):
         # exec` read the exit code (podman PRs 10405, 13600); seen rarely with any runtime
         p = pod("exec", name, "sh", "-c", "exit 5")
     assert p.returncode == 5, p.stderr
-    assert ok(pod("exec", "-e", "X=1", "-w", "/tmp", "-u", "1000", name, "sh", "-c", 'echo "$X $(pwd) $(id -u)"')) \
-        == "1 /tmp 1000\n"
+    out = ok(pod("exec", "-e", "X=1", "-w", "/tmp", "-u", "1000", name,
+                 "sh", "-c", 'echo "$X $(pwd) $(id -u)"'))
+    assert out == "1 /tmp 1000\n"
     top = ok(pod("top", name, "pid", "args"))
     assert "while true" in top
     t0 = time.monotonic()
@@ -247,7 +248,8 @@ def test_custom_seccomp_profile(pod, tmp_path):
                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
     (tmp_path / "profile.json").write_text(json.dumps(profile))
     out = ok(pod.run("--security-opt", f"seccomp={tmp_path}/profile.json", IMAGE, "sh", "-c",
-                     "mkdir /tmp/d 2>&1; echo rc=$?; grep '^Seccomp:' /proc/self/status; touch /tmp/f && echo ok"))
+                     "mkdir /tmp/d 2>&1; echo rc=$?; grep '^Seccomp:' /proc/self/status;"
+                     " touch /tmp/f && echo ok"))
     assert "Operation not permitted" in out and "rc=1" in out
     assert "Seccomp:\t2" in out and out.endswith("ok\n")
 

@@ -443,9 +443,9 @@ def test_ps_table_and_json(lamina, bundle, tmp_path):
 def test_ps_loads_no_plugin(lamina, bundle):
     b = started(lamina, bundle)
     code = (
-        "import sys\nfrom lamina.cli.main import main\n"
-        f"try:\n    main(['--root', {lamina.root!r}, 'ps', '--format', 'json', {b.id!r}])\n"
-        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "import sys\nfrom lamina.cli.main import run_cli\n"
+        f"assert run_cli(['--root', {lamina.root!r}, 'ps', '--format', 'json', {b.id!r}]) == 0\n"
+        "sys.stdout.flush()\n"
         "print(sorted(m for m in ('pluggy', 'stevedore', 'importlib.metadata') if m in sys.modules))"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)

@@ -485,8 +485,8 @@ def test_plugins_lists_name_version_hooks_claims(lamina, admin_file):
 @pytest.mark.parametrize("verb", [["state", "x"], ["start", "x"], ["kill", "x"], ["list"]])
 def test_hot_verbs_do_not_import_the_plugin_machinery(lamina, verb):
     """DESIGN §7: state/start/kill/list never import pluggy, stevedore or importlib.metadata."""
-    code = ("import sys; from lamina.cli.main import main\n"
-            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys; from lamina.cli.main import run_cli\n"
+            "run_cli(sys.argv[1:])\n"
             "bad = [m for m in ('pluggy', 'stevedore', 'importlib.metadata') if m in sys.modules]\n"
             "print(','.join(bad) or 'clean')")
     p = subprocess.run([sys.executable, "-c", code, "--root", lamina.root, *verb], capture_output=True,

@@ -117,7 +117,8 @@ def test_failure_before_the_process_runs_exits_255_and_changes_nothing(lamina, b
 def test_env_cwd_user_and_additional_gids(lamina, bundle):
     b = running(lamina, bundle)
     p = lamina("exec", "--env", "A=1", "-e", "PATH=/bin", "--cwd", "/tmp", "--user", "1000:1000",
-               "--additional-gids", "5", "-g", "7", b.id, "sh", "-c", 'echo "$A $PATH $(pwd)"; cat /proc/self/status')
+               "--additional-gids", "5", "-g", "7", b.id,
+               "sh", "-c", 'echo "$A $PATH $(pwd)"; cat /proc/self/status')
     assert p.returncode == 0, p.stderr
     first, rest = p.stdout.split("\n", 1)
     assert first == "1 /bin /tmp"
@@ -144,7 +145,8 @@ def test_cap_adds_a_capability(lamina, bundle):
 def test_no_new_privs(lamina, bundle):
     b = running(lamina, bundle, noNewPrivileges=False)
     assert status(lamina("exec", b.id, "cat", "/proc/self/status").stdout)["NoNewPrivs"] == "0"
-    assert status(lamina("exec", "--no-new-privs", b.id, "cat", "/proc/self/status").stdout)["NoNewPrivs"] == "1"
+    out = lamina("exec", "--no-new-privs", b.id, "cat", "/proc/self/status").stdout
+    assert status(out)["NoNewPrivs"] == "1"
 
 
 def test_process_label_is_ignored_with_selinux_disabled(lamina, bundle):
@@ -170,7 +172,8 @@ def test_tty_with_console_socket(lamina, bundle, tmp_path):
     b = running(lamina, bundle)
     r = ConsoleReceiver(str(tmp_path / "console.sock"))
     try:
-        pid = exec_detached(lamina, b.id, "sh", "-c", "tty; echo $TERM; sleep 0.5", pid_file=str(tmp_path / "pid"),
+        pid = exec_detached(lamina, b.id, "sh", "-c", "tty; echo $TERM; sleep 0.5",
+                            pid_file=str(tmp_path / "pid"),
                             extra=("--tty", "--console-socket", r.path, "--env", "TERM=xterm"))
         master = r.master()
         out = b""
@@ -228,8 +231,9 @@ def test_preserve_fds(lamina, bundle, tmp_path):
         os.set_inheritable(w, True)
         p = subprocess.run(lamina.argv("exec", "--preserve-fds", "1", b.id, "sh", "-c",
                                        "echo via-fd3 >&3; ls /proc/self/fd; true"),
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env=lamina.env(),
-                           preexec_fn=lambda: (os.dup2(w, 3), os.dup2(extra_w, 4)), pass_fds=(3, 4))
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                           env=lamina.env(), pass_fds=(3, 4),
+                           preexec_fn=lambda: (os.dup2(w, 3), os.dup2(extra_w, 4)))
         assert p.returncode == 0, p.stderr
         os.close(w)
         os.close(extra_w)
@@ -357,8 +361,10 @@ def test_json_log_holds_one_object_per_error(lamina, bundle, tmp_path):
     rec = json.loads(log.read_text())
     assert rec["level"] == "error" and '"/no/such"' in rec["msg"] and rec["time"]
     assert p.stderr.strip() == f"lamina: {rec['msg']}"
-    p = subprocess.run([lamina.binary, "--log-format=json", "--log", str(log), "--root", lamina.root, "kill",
-                        "lt-nosuch"], stdin=subprocess.DEVNULL, capture_output=True, text=True, env=lamina.env(), timeout=60)
+    # the `--log-format=json` spelling, as podman writes it
+    p = subprocess.run([lamina.binary, "--log-format=json", "--log", str(log), "--root", lamina.root,
+                        "kill", "lt-nosuch"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       env=lamina.env(), timeout=60)
     assert p.returncode == 1
     last = json.loads(log.read_text().splitlines()[-1])
     assert "does not exist" in last["msg"]

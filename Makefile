@@ -7,24 +7,34 @@ VENV    ?= /opt/lamina/venv
 PY      := $(VENV)/bin/python
 LAMINA  := $(VENV)/bin/lamina
 BUNDLES ?= /var/tmp/lamina-bundles
-APT_PKGS := busybox-static runc crun python3-seccomp python3-selinux python3-venv hyperfine \
-            iproute2 libcap2-bin \
-            qemu-system-x86 debootstrap e2fsprogs kmod cpio policycoreutils \
-            podman conmon catatonit uidmap containerd docker.io util-linux
+# what lamina itself and `make demo` need ...
+RUNTIME_PKGS := busybox-static python3-seccomp python3-selinux python3-venv iproute2 libcap2-bin
+# ... and what only the tests need: reference runtimes, the bench, the test VM, the real clients
+TEST_PKGS := runc crun hyperfine jq \
+             qemu-system-x86 debootstrap e2fsprogs kmod cpio policycoreutils \
+             podman conmon catatonit uidmap containerd docker.io util-linux
 
-.PHONY: install apt venv demo test unit integration lint bench clean
+.PHONY: install apt apt-runtime venv demo test unit integration lint bench clean
 
 install: apt venv
 
-apt:
-	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+# install whichever of the packages $(1) are missing (apt-get update only when some are)
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	   | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+endef
 
-venv: apt
+apt-runtime:
+	$(call apt_install,$(RUNTIME_PKGS))
+
+apt: apt-runtime
+	$(call apt_install,$(TEST_PKGS))
+
+venv: apt-runtime
 	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check "click>=8.1" "pluggy>=1.3" "stevedore>=5.0" \
 	   "pytest>=7.4" ruff
@@ -37,7 +47,7 @@ venv: apt
 	@$(PY) -m compileall -q $(VENV)/lib >/dev/null
 	@$(LAMINA) --version
 
-demo: install
+demo: apt-runtime venv
 	@$(PY) -m lamina.demo --lamina $(LAMINA) --bundles $(BUNDLES)
 
 test: install lint

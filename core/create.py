@@ -61,6 +61,17 @@ def _now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
+def _owner() -> str:
+    """The user who created the container, by name as `runc list` shows it (uid if unnamed)."""
+    import pwd
+
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 def _state_of(ctx: Context, created: str) -> dict:
     return {
         "ociVersion": ctx.config.get("ociVersion", OCI_VERSION),
@@ -70,7 +81,7 @@ def _state_of(ctx: Context, created: str) -> dict:
         "bundle": ctx.bundle,
         "rootfs": ctx.rootfs,
         "created": created,
-        "owner": "",
+        "owner": _owner(),
         "annotations": ctx.config.get("annotations") or {},
         "plugins": ctx.plugin_state,
         "freezer": ctx.scratch.get("freezer"),

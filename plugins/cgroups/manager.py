@@ -93,18 +93,9 @@ class Manager:
     def create(self, planned: list[tuple[int, str]], made: list[str]) -> None:
         """mkdir what missing() planned. ``made`` already lists all of it (persisted once, before
         the first mkdir, so a runtime killed midway leaves a record; removing a recorded
-        directory that was never made is a no-op); one someone else made meanwhile is not ours
-        and is dropped from it."""
+        directory that was never made is a no-op)."""
         for version, cur in planned:
-            try:
-                os.mkdir(cur, 0o755)
-            except FileExistsError:
-                made.remove(cur)
-                continue
-            except OSError as e:
-                raise LaminaError(f"linux.cgroupsPath: cannot create {cur}: {e.strerror.lower()}") from None
-            if version == 1:
-                _inherit_cpuset(cur)
+            _make(version, cur, made)
 
     def enable(self, controllers: set[str]) -> None:
         if self.v2 is not None:
@@ -197,6 +188,31 @@ class Manager:
         return out
 
 
+
+def _make(version: int, cur: str, made: list[str], depth: int = 0) -> None:
+    """mkdir one cgroup directory. One that someone else made meanwhile is not ours: dropped
+    from ``made``. A parent that vanished (a sibling container that made it was deleted meanwhile
+    and removed it as unused) is made again, recorded as ours, and the mkdir retried."""
+    try:
+        os.mkdir(cur, 0o755)
+    except FileExistsError:
+        if cur in made:
+            made.remove(cur)
+        return
+    except FileNotFoundError:
+        parent = os.path.dirname(cur)
+        if depth > 16 or parent == cur:
+            raise LaminaError(f"linux.cgroupsPath: cannot create {cur}: no such file or directory") from None
+        if parent not in made:
+            made.insert(0, parent)
+        _make(version, parent, made, depth + 1)
+        _make(version, cur, made, depth + 1)
+        return
+    except OSError as e:
+        raise LaminaError(f"linux.cgroupsPath: cannot create {cur}: {e.strerror.lower()}") from None
+    if version == 1:
+        _inherit_cpuset(cur)
+
 def _inherit_cpuset(path: str) -> None:
     """A new v1 cpuset cgroup starts with no cpus and no mems, and no task may join it (ENOSPC)
     until both are set: copy them from the parent, as the kernel's clone_children would."""
@@ -206,5 +222,10 @@ def _inherit_cpuset(path: str) -> None:
             return
         if (fsio.read_file(mine) or "").strip():
             continue
-        value = (fsio.read_file(os.path.join(os.path.dirname(path), name)) or "").strip()
+        parent = os.path.dirname(path)
+        value = (fsio.read_file(os.path.join(parent, name)) or "").strip()
+        if not value and os.path.exists(os.path.join(os.path.dirname(parent), name)):
+            # a parent a sibling container has just made and not filled yet: fill it first
+            _inherit_cpuset(parent)
+            value = (fsio.read_file(os.path.join(parent, name)) or "").strip()
         fsio.write_file(mine, value)

@@ -247,3 +247,23 @@ def read_jsonl(path: str) -> list[dict[str, Any]]:
             return [json.loads(line) for line in f if line.strip()]
     except FileNotFoundError:
         return []
+
+
+def ran(lamina, b: Bundle, *extra: str) -> str:
+    """`lamina run` of ``b`` in the foreground, which must succeed: the container's stdout."""
+    __tracebackhide__ = True
+    p = lamina.run(b.write(), *extra)
+    assert p.returncode == 0, f"exit {p.returncode}: {p.stdout}{p.stderr}"
+    return p.stdout
+
+
+def refused(lamina, b: Bundle, *extra: str) -> str:
+    """`lamina run` of ``b``, which must be refused the way bad input always is: exit 1, one line
+    on stderr, no traceback, nothing left behind. That line, stripped."""
+    __tracebackhide__ = True
+    p = lamina.run(b.write(), *extra)
+    assert p.returncode == 1, f"exit {p.returncode}: {p.stdout}{p.stderr}"
+    assert "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert leftovers(lamina.root, b.id, b.cgroups_path) == []
+    return p.stderr.strip()

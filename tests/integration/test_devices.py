@@ -11,6 +11,7 @@ import tempfile
 
 import pytest
 from lamina import testing
+from lamina.testing import ran, refused
 
 pytestmark = pytest.mark.integration
 
@@ -20,22 +21,6 @@ DEFAULTS = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "u
 
 def sh(bundle, script: str) -> testing.Bundle:
     return bundle(["sh", "-c", script])
-
-
-def ran(lamina, b: testing.Bundle) -> str:
-    __tracebackhide__ = True
-    p = lamina.run(b.write())
-    assert p.returncode == 0, f"exit {p.returncode}: {p.stdout}{p.stderr}"
-    return p.stdout
-
-
-def refused(lamina, b: testing.Bundle) -> str:
-    __tracebackhide__ = True
-    p = lamina.run(b.write())
-    assert p.returncode == 1, f"exit {p.returncode}: {p.stdout}{p.stderr}"
-    assert "Traceback" not in p.stderr
-    assert testing.leftovers(lamina.root, b.id, b.cgroups_path) == []
-    return p.stderr
 
 
 STAT = "stat -c '%n %F %t:%T %a %u:%g'"

@@ -13,31 +13,14 @@ import uuid
 
 import pytest
 from lamina import testing
+from lamina.testing import ran
+from lamina.testing import refused as failed
 
 pytestmark = pytest.mark.integration
 
 
 def sh(bundle, script: str) -> testing.Bundle:
     return bundle(["sh", "-c", script])
-
-
-def ran(lamina, b: testing.Bundle, *extra: str) -> str:
-    """Run the container in the foreground; its stdout (it must succeed)."""
-    __tracebackhide__ = True
-    p = lamina.run(b.write(), *extra)
-    assert p.returncode == 0, f"exit {p.returncode}: {p.stdout}{p.stderr}"
-    return p.stdout
-
-
-def failed(lamina, b: testing.Bundle) -> str:
-    """Run a container that must be refused: exit 1, one line, no traceback, nothing left."""
-    __tracebackhide__ = True
-    p = lamina.run(b.write())
-    assert p.returncode == 1, f"exit {p.returncode}: {p.stdout}{p.stderr}"
-    assert "Traceback" not in p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
-    assert testing.leftovers(lamina.root, b.id, b.cgroups_path) == []
-    return p.stderr.strip()
 
 
 def host_ns(kind: str) -> str:

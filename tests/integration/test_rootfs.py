@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 from lamina import syscalls, testing
+from lamina.testing import ran, refused
 
 pytestmark = pytest.mark.integration
 
@@ -24,22 +25,6 @@ SYS_ADMIN = "CAP_SYS_ADMIN"
 
 def sh(bundle, script: str) -> testing.Bundle:
     return bundle(["sh", "-c", script])
-
-
-def ran(lamina, b: testing.Bundle, *extra: str) -> str:
-    __tracebackhide__ = True
-    p = lamina.run(b.write(), *extra)
-    assert p.returncode == 0, f"exit {p.returncode}: {p.stdout}{p.stderr}"
-    return p.stdout
-
-
-def refused(lamina, b: testing.Bundle) -> str:
-    __tracebackhide__ = True
-    p = lamina.run(b.write())
-    assert p.returncode == 1, f"exit {p.returncode}: {p.stdout}{p.stderr}"
-    assert "Traceback" not in p.stderr
-    assert testing.leftovers(lamina.root, b.id, b.cgroups_path) == []
-    return p.stderr
 
 
 def mountinfo(out: str) -> list[dict]:

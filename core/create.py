@@ -167,10 +167,6 @@ class Creation:
             state.remove_dir(ctx.state_dir)
         return errors
 
-    def release_lock(self) -> None:
-        if self.lock_fd >= 0:
-            os.close(self.lock_fd)
-            self.lock_fd = -1
 
     # ------------------------------------------------------------------ the handshake
 
@@ -194,7 +190,7 @@ class Creation:
         try:
             self._follow(ours, pid)
         except channel.ChannelClosed:  # a send to an init that died (killed by a hook, say)
-            raise LaminaError(_why_init_died(pid, ctx.pid)) from None
+            raise LaminaError(INIT_DIED) from None
         finally:
             ours.close()
             _reap(pid)
@@ -209,7 +205,7 @@ class Creation:
             try:
                 msg, fds = ch.recv()
             except channel.ChannelClosed:
-                raise LaminaError(_why_init_died(first, ctx.pid)) from None
+                raise LaminaError(INIT_DIED) from None
             kind = msg["type"]
             if kind == channel.ERROR:
                 raise LaminaError(msg["msg"])
@@ -263,8 +259,7 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _why_init_died(first: int, init_pid: int) -> str:
-    return "container init exited before it was ready (killed, or lamina's own error)"
+INIT_DIED = "container init exited before it was ready (killed, or lamina's own error)"
 
 
 def kill_init(pid: int, started: int | None) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import signal as signals
-import time
 
 from lamina import state
 from lamina.container import Container
@@ -233,14 +231,3 @@ def list_all(root: str) -> tuple[list[dict], list[str]]:
             problems.append(str(e))
     return out, problems
 
-
-def wait_exit(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError as e:
-            if e.errno == errno.ESRCH:
-                return True
-        time.sleep(0.01)
-    return False

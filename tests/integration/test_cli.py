@@ -13,32 +13,10 @@ import subprocess
 import sys
 
 import pytest
-from lamina import syscalls
 from lamina.testing import wait_for
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _subreaper():
-    """Container inits are re-parented to us (PID 1 of this VM does not reap orphans)."""
-    syscalls.set_subreaper()
-
-
-@pytest.fixture(autouse=True)
-def _reap():
-    yield
-    reap()
-
-
-def reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+# the kit's subreaper fixture: container inits are re-parented to the test, and reaped after it
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("subreaper")]
 
 
 def status(lamina, cid: str) -> str:

@@ -16,29 +16,12 @@ import threading
 import time
 
 import pytest
-from lamina import syscalls
 from lamina.testing import wait_for
 
-pytestmark = pytest.mark.integration
+# the kit's subreaper fixture: container inits are re-parented to the test, and reaped after it
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("subreaper")]
 
 TIOCGPTN = 0x80045430
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _subreaper():
-    syscalls.set_subreaper()
-
-
-@pytest.fixture(autouse=True)
-def _reap():
-    yield
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            break
 
 
 def terminal_bundle(bundle, args: list[str], size: dict | None = None):

@@ -17,24 +17,14 @@ import tempfile
 import time
 
 import pytest
-from lamina import syscalls, testing
+from lamina import testing
 from lamina.testing import wait_for
 from test_console import ConsoleReceiver
 
-pytestmark = pytest.mark.integration
+# the kit's subreaper fixture: container inits are re-parented to the test, and reaped after it
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("subreaper")]
 
 CAP_SYS_ADMIN = 21
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _subreaper():
-    syscalls.set_subreaper()
-
-
-@pytest.fixture(autouse=True)
-def _reap():
-    yield
-    testing.reap_orphans()
 
 
 def running(lamina, bundle, args=None, **config) -> testing.Bundle:

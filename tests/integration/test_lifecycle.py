@@ -12,27 +12,10 @@ import subprocess
 import time
 
 import pytest
-from lamina import syscalls
 from lamina.testing import wait_for
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _subreaper():
-    syscalls.set_subreaper()
-
-
-@pytest.fixture(autouse=True)
-def _reap():
-    yield
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            break
+# the kit's subreaper fixture: container inits are re-parented to the test, and reaped after it
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("subreaper")]
 
 
 def with_out_dir(b, out_dir: str):

@@ -11,15 +11,11 @@ import subprocess
 import time
 
 import pytest
-from lamina import syscalls
+from lamina import testing
 from lamina.testing import wait_for
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _subreaper():
-    syscalls.set_subreaper()
+# the kit's subreaper fixture: container inits are re-parented to the test, and reaped after it
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("subreaper")]
 
 
 STARTED: list[subprocess.Popen] = []
@@ -33,13 +29,7 @@ def _reap(lamina):
             p.kill()
             p.wait()
     STARTED.clear()
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            break
+    testing.reap_orphans()  # only now: the killed foreground runs are waited for above
 
 
 def with_out_dir(b, out_dir: str, pid_ns: bool = True):

@@ -6,23 +6,12 @@ container's root, has view permission) while the container's init holds it.
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
-from lamina import syscalls
+from lamina import syscalls, testing
 
 pytestmark = pytest.mark.integration
-
-
-def _reap_children() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def session_keyrings(cid: str) -> list[int]:
@@ -44,7 +33,7 @@ def test_create_joins_a_new_session_keyring(lamina, bundle):
     # still holds its credentials (and so the keyring) until it is reaped
     deadline = time.monotonic() + 10
     while session_keyrings(b.id) and time.monotonic() < deadline:
-        _reap_children()
+        testing.reap_orphans()
         time.sleep(0.05)
     assert session_keyrings(b.id) == []
 

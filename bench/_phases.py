@@ -47,15 +47,19 @@ def _trace(argv: list[str]) -> None:
         os.write(fd, f"{os.getpid()}\t{(start - t0) / 1e6:.3f}\t{d}\t{label}\n".encode())
 
     rec("interpreter ready (script starts)", t_script)
-    import re  # noqa: F401  (the pip console-script wrapper imports it first)
+    launcher = os.path.join(os.path.dirname(sys.executable), "lamina")
+    if sys.flags.no_site:  # as lamina's own launcher (lamina.launcher) starts: its path set-up
+        with open(launcher) as f:
+            exec(f.read().rsplit("from lamina.cli.main import main", 1)[0], {"__name__": "launcher"})
+        rec("site directories (lamina's launcher)", t_script, time.time_ns() - t_script)
+    else:
+        import re  # noqa: F401  (the pip console-script wrapper imports it first)
 
-    rec("import re (console-script wrapper)", t_script, time.time_ns() - t_script)
+        rec("import re (console-script wrapper)", t_script, time.time_ns() - t_script)
     t = time.time_ns()
     from lamina.cli import main as cli_main
 
     rec("import lamina.cli.main (click, dataclasses, ...)", t, time.time_ns() - t)
-    import importlib
-
     def wrap(owner, attr: str, label: str) -> None:
         f = getattr(owner, attr)
 
@@ -70,26 +74,47 @@ def _trace(argv: list[str]) -> None:
 
         setattr(owner, attr, timed)
 
-    t = time.time_ns()
-    # `state` must stay as light as it is: trace only what it imports anyway
-    light = "state" in argv
+    # wrap each phase when its module is first imported, so that the tracer imports nothing
+    # lamina itself would not (and import costs stay in the phases that pay them)
+    wanted: dict[str, list[tuple[str, str]]] = {}
     for mod_name, attr, label in PHASES:
-        if light and mod_name != "lamina.lifecycle":
-            continue
-        try:
-            owner = importlib.import_module(mod_name)
-        except ImportError:
-            continue
-        *cls, name = attr.split(".")
-        for c in cls:
-            owner = getattr(owner, c, None)
-        if owner is not None and hasattr(owner, name):
-            wrap(owner, name, label)
-        if mod_name == "lamina.pluginmanager" and attr.startswith("Plugins."):
-            plugins = owner
-            for hook in [n for n in vars(plugins) if not n.startswith("_") and callable(vars(plugins)[n])]:
-                wrap(plugins, hook, f"hook {hook}")
-    rec("(imports done early by this tracer)", t, time.time_ns() - t)
+        wanted.setdefault(mod_name, []).append((attr, label))
+
+    def wrap_module(module) -> None:
+        for attr, label in wanted.get(module.__name__, []):
+            *cls, name = attr.split(".")
+            owner = module
+            for c in cls:
+                owner = getattr(owner, c, None)
+            if owner is not None and hasattr(owner, name):
+                wrap(owner, name, label)
+            if module.__name__ == "lamina.pluginmanager" and attr.startswith("Plugins."):
+                for hook in [n for n in vars(owner) if not n.startswith("_") and callable(vars(owner)[n])]:
+                    wrap(owner, hook, f"hook {hook}")
+
+    class Finder:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name not in wanted:
+                return None
+            import importlib.machinery
+
+            spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+            if spec is None or spec.loader is None:
+                return spec
+            loader_exec = spec.loader.exec_module
+
+            def exec_module(module):
+                loader_exec(module)
+                wrap_module(module)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, Finder)
+    for mod_name in list(wanted):
+        if mod_name in sys.modules:
+            wrap_module(sys.modules[mod_name])
     try:
         cli_main.main(argv)
     except SystemExit as e:
@@ -132,7 +157,8 @@ def _drive(opts) -> int:
             env = dict(os.environ, **{T0_ENV: str(time.time_ns()), LOG_ENV: log.name})
             if opts.fast_exit:
                 env["LB_FAST_EXIT"] = "1"
-            argv = [lamina_py, os.path.abspath(__file__), "--trace", "--root", root, *verb]
+            argv = [lamina_py, *([] if opts.site else ["-S"]), os.path.abspath(__file__), "--trace",
+                    "--root", root, *verb]
             if opts.importtime:
                 argv.insert(1, "-Ximporttime")
             start = time.perf_counter()
@@ -208,6 +234,8 @@ def main() -> int:
     p.add_argument("--importtime", action="store_true", help="also list the slowest imports")
     p.add_argument("--fast-exit", action="store_true",
                    help="os._exit() once main() returns, to see what the interpreter's finalization costs")
+    p.add_argument("--site", action="store_true",
+                   help="start with `site`, as pip's console script does (default: as lamina's launcher, -S)")
     p.add_argument("--python", default=sys.executable, help="the python of the lamina install to trace")
     return _drive(p.parse_args())
 

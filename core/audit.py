@@ -17,9 +17,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
 
 from lamina.errors import LaminaError
+
+TYPE_CHECKING = False  # typing itself costs ~3 ms to import
+if TYPE_CHECKING:
+    from typing import Any
 
 AUDIT_FILE = "audit.json"
 

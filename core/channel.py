@@ -19,8 +19,10 @@ file descriptors attached (SCM_RIGHTS). The whole create handshake, in order:
 
 from __future__ import annotations
 
+# _socket, not socket: socket.py (with selectors and its enums) costs ~2 ms of every create
+import _socket
 import json
-import socket
+from array import array
 
 from lamina.errors import LaminaError
 
@@ -35,6 +37,15 @@ READY = "ready"
 ERROR = "error"
 
 _MAX = 1 << 20
+_MAX_FDS = 4
+
+
+def _fds_of(anc: list) -> list[int]:
+    fds = array("i")
+    for level, kind, data in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+    return list(fds)
 
 
 class ChannelClosed(Exception):
@@ -47,12 +58,12 @@ class PeerError(LaminaError):
 
 
 class Channel:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
 
     @classmethod
     def pair(cls) -> tuple[Channel, Channel]:
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
         return cls(a), cls(b)
 
     def fileno(self) -> int:
@@ -62,7 +73,7 @@ class Channel:
         data = json.dumps({"type": kind, **fields}).encode()
         try:
             if fds:
-                socket.send_fds(self.sock, [data], fds)
+                self.sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array("i", fds))])
             else:
                 self.sock.send(data)
         except (BrokenPipeError, ConnectionResetError) as e:
@@ -70,7 +81,9 @@ class Channel:
 
     def recv(self) -> tuple[dict, list[int]]:
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.sock, _MAX, 4)
+            data, anc, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * _MAX_FDS),
+                                                      _socket.MSG_CMSG_CLOEXEC)
+            fds = _fds_of(anc)
         except ConnectionResetError:
             data, fds = b"", []
         if not data:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import socket
 import struct
 import termios
 
@@ -63,6 +62,8 @@ def make_controlling(slave: int) -> None:
 
 def send_master(path: str, master: int) -> None:
     """Hand the pty master to whoever listens on --console-socket."""
+    import socket
+
     try:
         name = os.ttyname(master)
     except OSError:

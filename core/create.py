@@ -103,6 +103,22 @@ class Creation:
     """One container being created; `run()` returns when it is *created* or raises after cleanup."""
 
     def __init__(self, root: str, cid: str, bundle: str, opts: CreateOptions) -> None:
+        from lamina import cgroupwarm
+
+        # first, so that the kernel's wait for the first cgroup move passes while we load
+        self.warmup = cgroupwarm.start()
+        try:
+            self._load(root, cid, bundle, opts)
+        except BaseException:
+            self.stop_warmup()
+            raise
+
+    def stop_warmup(self) -> None:
+        if self.warmup is not None:
+            self.warmup.stop()
+            self.warmup = None
+
+    def _load(self, root: str, cid: str, bundle: str, opts: CreateOptions) -> None:
         from lamina.pluginmanager import Plugins
 
         self.plugins = Plugins()
@@ -131,8 +147,10 @@ class Creation:
         ctx.state_dir, self.lock_fd = state.make_container_dir(ctx.root, ctx.id)
         ctx.scratch["persist"] = self.persist
         try:
+            # no state.json yet: until a plugin records a host resource (it persists first) there
+            # is nothing for `delete --force` to undo, and `state` reads the locked, empty
+            # directory as "creating"
             _boundary("state-dir")
-            self.persist()
             _boundary("persisted")
             state.write(ctx.state_dir, ctx.config, state.CONFIG_FILE)
             fifo = os.path.join(ctx.state_dir, state.FIFO)
@@ -151,6 +169,7 @@ class Creation:
             if ctx.options.pid_file:
                 write_pid_file(ctx.options.pid_file, ctx.pid)
         except BaseException as e:
+            self.stop_warmup()
             errors = self.destroy()
             if errors and isinstance(e, LaminaError):
                 raise LaminaError(f"{e} (and while cleaning up: {'; '.join(errors)})") from None
@@ -199,6 +218,7 @@ class Creation:
         ctx = self.ctx
         _boundary("forked")
         self.plugins.child_spawned(ctx, first)
+        self.stop_warmup()  # the init is in its cgroups
         _boundary("child-spawned")
         ch.send(channel.GO)
         while True:

@@ -80,8 +80,6 @@ def execute(root: str, cid: str, process: dict | None, argv: list[str], opts: Cr
 
 def _execute(root, cid, process, argv, opts, detach, ignore_paused, **flags) -> int:
     from lamina.config import schema
-    from lamina.create import check_process, write_pid_file
-    from lamina.pluginmanager import Plugins
 
     c = Container.load(root, cid)
     status = c.status()
@@ -98,6 +96,23 @@ def _execute(root, cid, process, argv, opts, detach, ignore_paused, **flags) -> 
     problems = [p for p in schema.check_config(config) if p.startswith("process")]
     if problems:
         raise ConfigError(problems)
+    from lamina import cgroupwarm
+
+    # the kernel's wait for the first cgroup move passes while we load (see lamina.cgroupwarm)
+    warmup = cgroupwarm.start()
+    try:
+        return _execute_loaded(c, config, process, opts, detach, warmup)
+    finally:
+        if warmup is not None:
+            warmup.stop()
+
+
+def _execute_loaded(c: Container, config: dict, process: dict, opts: CreateOptions, detach: bool,
+                    warmup) -> int:
+    from lamina.create import check_process, write_pid_file
+    from lamina.pluginmanager import Plugins
+
+    cid, root = c.id, c.root
     plugins = Plugins()
     opts.foreground = not detach
     check_process(config, c.st.get("bundle", ""), opts, plugins)
@@ -113,7 +128,7 @@ def _execute(root, cid, process, argv, opts, detach, ignore_paused, **flags) -> 
     # status; were it orphaned to the caller earlier, a quick `exit 5` could be reaped before
     # the caller knew the pid, and conmon then reports 255 instead of 5.
     syscalls.set_subreaper()
-    pid, master = _spawn(ctx, plugins)
+    pid, master = _spawn(ctx, plugins, warmup)
     if c.st.get("audit_log"):
         from lamina import audit
 
@@ -147,7 +162,7 @@ def _init_pidfd(ctx: Context) -> int:
     return fd
 
 
-def _spawn(ctx: Context, plugins) -> tuple[int, int | None]:
+def _spawn(ctx: Context, plugins, warmup=None) -> tuple[int, int | None]:
     """Fork the exec's first process and follow its handshake until the new process is ready."""
     from lamina import init
 
@@ -164,6 +179,8 @@ def _spawn(ctx: Context, plugins) -> tuple[int, int | None]:
     pid, master = 0, None
     try:
         plugins.exec_spawned(ctx, first)
+        if warmup is not None:
+            warmup.stop()  # the new process is in the container's cgroups
         ours.send(channel.GO)
         while True:
             try:

@@ -122,9 +122,14 @@ def write(cdir: str, st: dict, name: str = STATE_FILE) -> None:
     tmp = os.path.join(cdir, f".{name}.tmp")
     # 0600: the config carries process.env, which may hold secrets; the directory itself is 0711
     # only so that the container's user can reach exec.fifo
+    data = json.dumps(st).encode()  # one write: json.dump to a text file writes piece by piece
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(st, f)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
     os.rename(tmp, os.path.join(cdir, name))
 
 

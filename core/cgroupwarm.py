@@ -1,0 +1,94 @@
+"""Hide the grace period of the first cgroup move behind lamina's own start-up work.
+
+Every write to a `cgroup.procs` file takes the kernel's cgroup_threadgroup_rwsem for writing.
+That lock is a per-CPU rwsem: the first writer after a quiet spell waits for a full RCU grace
+period (measured here: 4 to 30 ms), and writers that follow within about one more grace period
+pass at once. `create`, `run` and `exec` move their first process into its cgroups, so they
+pay that wait on every call, after everything else was ready.
+
+`start()` forks a small helper that writes "0" (itself) into the `cgroup.procs` of the cgroup it
+is already in, which moves nothing, then again every millisecond: the wait is paid on the other
+CPU while this process loads its plugins and checks the config, and the real moves find the lock
+warm. `stop()` kills it by pid (it also ends by itself when lamina goes away, and after
+LIFETIME seconds). Where the write is refused (no cgroupfs, a read-only one, no permission) the
+helper just exits. LAMINA_CGROUP_WARMUP=0 turns it off.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+LIFETIME = 5.0
+INTERVAL = 0.001
+
+
+def _own_procs_file() -> str | None:
+    """The cgroup.procs of this process's cgroup, preferring the cgroup2 hierarchy."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        hid, ctrls, path = line.split(":", 2)
+        if hid == "0" and not ctrls:
+            for mnt in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+                p = f"{mnt}{path.rstrip('/')}/cgroup.procs"
+                if os.path.exists(f"{mnt}/cgroup.controllers"):
+                    return p
+    for line in lines:  # legacy v1 only: any hierarchy's file takes the same lock
+        hid, ctrls, path = line.split(":", 2)
+        name = ctrls.split(",")[0].removeprefix("name=")
+        if name:
+            p = f"/sys/fs/cgroup/{name}{path.rstrip('/')}/cgroup.procs"
+            if os.path.exists(p):
+                return p
+    return None
+
+
+class Warmup:
+    __slots__ = ("pid",)
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def stop(self) -> None:
+        """End the helper and reap it (idempotent). It is our child and not yet reaped, so its
+        pid cannot have been reused."""
+        if self.pid > 0:
+            pid, self.pid = self.pid, 0
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def start() -> Warmup | None:
+    if os.environ.get("LAMINA_CGROUP_WARMUP") == "0":
+        return None
+    target = _own_procs_file()
+    if target is None:
+        return None
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        _loop(target, parent)
+    return Warmup(pid)
+
+
+def _loop(target: str, parent: int) -> None:
+    """In the helper: write until stopped, until lamina is gone (we were re-parented), or
+    LIFETIME has passed."""
+    import time
+
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+        deadline = time.monotonic() + LIFETIME
+        while os.getppid() == parent and time.monotonic() < deadline:
+            os.write(fd, b"0")
+            time.sleep(INTERVAL)
+    except BaseException:  # noqa: BLE001 - a warm-up that cannot run changes nothing
+        pass
+    os._exit(0)

@@ -9,9 +9,9 @@ pay that wait on every call, after everything else was ready.
 `start()` forks a small helper that writes "0" (itself) into the `cgroup.procs` of the cgroup it
 is already in, which moves nothing, then again every millisecond: the wait is paid on the other
 CPU while this process loads its plugins and checks the config, and the real moves find the lock
-warm. `stop()` kills it by pid (it also ends by itself when lamina goes away, and after
-LIFETIME seconds). Where the write is refused (no cgroupfs, a read-only one, no permission) the
-helper just exits. LAMINA_CGROUP_WARMUP=0 turns it off.
+warm. `stop()` kills it by pid and `reap()` waits for it (it also ends by itself when lamina goes
+away, and after LIFETIME seconds). Where the write is refused (no cgroupfs, a read-only one, no
+permission) the helper just exits. LAMINA_CGROUP_WARMUP=0 turns it off.
 """
 
 from __future__ import annotations
@@ -48,20 +48,29 @@ def _own_procs_file() -> str | None:
 
 
 class Warmup:
-    __slots__ = ("pid",)
+    __slots__ = ("pid", "killed")
 
     def __init__(self, pid: int) -> None:
-        self.pid = pid
+        self.pid, self.killed = pid, False
 
     def stop(self) -> None:
-        """End the helper and reap it (idempotent). It is our child and not yet reaped, so its
-        pid cannot have been reused."""
+        """End the helper now; it is reaped by `reap` (its exit takes a millisecond that the
+        caller should not wait for). It is our child and not yet reaped: its pid is not reused."""
+        if self.pid > 0 and not self.killed:
+            self.killed = True
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def reap(self) -> None:
+        """Stop and reap the helper (idempotent)."""
+        self.stop()
         if self.pid > 0:
             pid, self.pid = self.pid, 0
             try:
-                os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
+            except ChildProcessError:
                 pass
 
 

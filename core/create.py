@@ -110,12 +110,16 @@ class Creation:
         try:
             self._load(root, cid, bundle, opts)
         except BaseException:
-            self.stop_warmup()
+            self.reap_warmup()
             raise
 
     def stop_warmup(self) -> None:
         if self.warmup is not None:
             self.warmup.stop()
+
+    def reap_warmup(self) -> None:
+        if self.warmup is not None:
+            self.warmup.reap()
             self.warmup = None
 
     def _load(self, root: str, cid: str, bundle: str, opts: CreateOptions) -> None:
@@ -169,11 +173,12 @@ class Creation:
             if ctx.options.pid_file:
                 write_pid_file(ctx.options.pid_file, ctx.pid)
         except BaseException as e:
-            self.stop_warmup()
+            self.reap_warmup()
             errors = self.destroy()
             if errors and isinstance(e, LaminaError):
                 raise LaminaError(f"{e} (and while cleaning up: {'; '.join(errors)})") from None
             raise
+        self.reap_warmup()
         return ctx
 
     def destroy(self) -> list[str]:

@@ -57,6 +57,9 @@ def events(root: str, cid: str, stats_only: bool, interval: float, out=None) -> 
         return
     seen_oom = _oom_kills(data)
     next_stats = time.monotonic() + interval
+    import lamina
+
+    lamina.longlived()
     while True:
         time.sleep(min(0.5, interval))
         stopped = c.status() == "stopped"

@@ -104,7 +104,7 @@ def _execute(root, cid, process, argv, opts, detach, ignore_paused, **flags) -> 
         return _execute_loaded(c, config, process, opts, detach, warmup)
     finally:
         if warmup is not None:
-            warmup.stop()
+            warmup.reap()
 
 
 def _execute_loaded(c: Container, config: dict, process: dict, opts: CreateOptions, detach: bool,
@@ -129,6 +129,8 @@ def _execute_loaded(c: Container, config: dict, process: dict, opts: CreateOptio
     # the caller knew the pid, and conmon then reports 255 instead of 5.
     syscalls.set_subreaper()
     pid, master = _spawn(ctx, plugins, warmup)
+    if warmup is not None:
+        warmup.reap()
     if c.st.get("audit_log"):
         from lamina import audit
 

@@ -3,7 +3,10 @@
 pip's console script starts a full interpreter: `site` reads pyvenv.cfg, walks every site
 directory and runs the startup code of each `.pth` file there (setuptools' distutils shim, and
 whatever else a host has installed), about 4 ms of every container operation, before lamina runs
-a line. The launcher written here does only what lamina needs of that: it makes `sys.prefix`
+a line. The launcher written here does only what lamina needs of that (and starts with the
+cyclic garbage collector off: most commands end within milliseconds, and its passes over
+every imported object cost ~1.5 ms; the few verbs that stay, a foreground `run` or `exec` and
+`events`, turn it back on with `lamina.longlived()`): it makes `sys.prefix`
 the virtualenv (as `site` would; the plugin index is kept per prefix), puts the site directories
 on `sys.path` in site's order, adds the path lines of their `.pth` files (so a plugin installed
 in editable mode is found), and runs the import lines of the virtualenv's own `.pth` files
@@ -23,6 +26,8 @@ import sys
 
 TEMPLATE = '''#!{python} -S
 # lamina's launcher, written by `python -m lamina.launcher` (see lamina/launcher.py for why)
+import gc
+gc.disable()  # a short-lived command; lamina.longlived turns it back on where one lives long
 import sys
 sys.prefix = sys.exec_prefix = {prefix!r}
 def _site(dirs, own):
@@ -56,8 +61,11 @@ main()
 '''
 
 
-def render(python: str, prefix: str, dirs: list[str]) -> str:
-    own = next((d for d in dirs if d.startswith(prefix.rstrip("/") + "/")), "")
+def render(python: str, prefix: str, dirs: list[str], own: str | None = None) -> str:
+    """The launcher's text; ``own`` is the virtualenv's site-packages (by default the first of
+    ``dirs`` under ``prefix``), the one directory whose .pth import lines run."""
+    if own is None:
+        own = next((d for d in dirs if d.startswith(prefix.rstrip("/") + "/")), "")
     return TEMPLATE.format(python=python, prefix=prefix, dirs=dirs, own=own)
 
 

@@ -120,6 +120,7 @@ def _reap(init: int) -> int | None:
 def supervise(init: int, master: int | None, pending: list[int], wake_r: int) -> int:
     relay = _Relay(master) if master is not None else None
     code = _reap(init)
+    quiet = 0
     try:
         while code is None:
             fds = [wake_r] + (relay.read_fds() if relay else [])
@@ -127,6 +128,11 @@ def supervise(init: int, master: int | None, pending: list[int], wake_r: int) ->
                 ready, _, _ = select.select(fds, [], [], 0.5)
             except InterruptedError:
                 ready = []
+            quiet += not ready
+            if quiet == 1:  # still running after half a second: this process lives on
+                import lamina
+
+                lamina.longlived()
             if wake_r in ready:
                 try:
                     os.read(wake_r, 4096)

@@ -14,10 +14,10 @@ is a warning.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from lamina import jsonfast as json
 from lamina.errors import LaminaError
 
 TYPE_CHECKING = False  # typing itself costs ~3 ms to import

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 # _socket, not socket: socket.py (with selectors and its enums) costs ~2 ms of every create
 import _socket
-import json
 from array import array
 
+from lamina import jsonfast as json
 from lamina.errors import LaminaError
 
 GO = "go"

@@ -29,6 +29,7 @@ TEMPLATE = '''#!{python} -S
 import gc
 gc.disable()  # a short-lived command; lamina.longlived turns it back on where one lives long
 import sys
+del sys.path[0]  # this script's directory (bin/): nothing to import there
 sys.prefix = sys.exec_prefix = {prefix!r}
 def _site(dirs, own):
     import os

@@ -27,7 +27,7 @@ def _write(level: str, msg: str) -> None:
     path = _settings["path"]
     if not path:
         return
-    import json
+    from lamina import jsonfast as json
 
     if _settings["format"] == "json":
         # logrus's shape, byte for byte: podman json-decodes the whole file as one object

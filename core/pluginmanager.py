@@ -40,10 +40,11 @@ def _index_path() -> str:
 
 
 def _path_key() -> list:
-    # sys.path[0] is the running script's directory ('' for -c): it holds no distributions, and
-    # keying on it made lamina, pytest and `python -c` evict each other's memo
+    # the running script's directory ('' for -c) holds no distributions, and keying on it made
+    # lamina, pytest and `python -c` evict each other's memo; lamina's launcher removes it from
+    # sys.path itself (lamina.launcher), pip's script and python -c leave it first
     key = []
-    for p in sys.path[1:]:
+    for p in sys.path[0 if sys.flags.no_site else 1:]:
         try:
             key.append([p, os.stat(p or ".").st_mtime_ns])
         except OSError:

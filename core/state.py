@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 
+from lamina import jsonfast as json
 from lamina.errors import ContainerNotFound, LaminaError
 from lamina.procinfo import is_alive
 

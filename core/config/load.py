@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 
+from lamina import jsonfast as json
 from lamina.errors import ConfigError, LaminaError
 
 

@@ -18,7 +18,7 @@ def main(g, fmt, quiet):
         for s in states:
             print(s["id"])
     elif fmt == "json":
-        import json
+        from lamina import jsonfast as json
 
         print(json.dumps(states))
     else:

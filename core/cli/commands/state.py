@@ -5,8 +5,7 @@ PARAMS = (Arg("container_id"),)
 
 
 def main(g, container_id):
-    import json
-
+    from lamina import jsonfast as json
     from lamina.lifecycle import query
 
     print(json.dumps(query(g.root, container_id), indent=2))

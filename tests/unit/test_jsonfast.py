@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from lamina import jsonfast
 
 HERE = os.path.dirname(os.path.abspath(__file__))

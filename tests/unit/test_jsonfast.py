@@ -14,13 +14,14 @@ import pytest
 from lamina import jsonfast
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REAL = sorted(glob.glob(os.path.join(HERE, "..", "..", "..", "shared", "conformance", "real-configs", "*.json")))
+REAL = sorted(glob.glob(os.path.join(HERE, "..", "..", "..", "shared", "conformance", "real-configs",
+                                     "*.json")))
 
 SAMPLES = [
     {}, [], "", 0, -1, 2**70, 1.5, -0.0, 1e300, 3.141592653589793, True, False, None,
     "plain", "quote \" backslash \\ tab \t newline \n", "\u00e9t\u00e9 \u2603 \U0001f600", "\x00\x1f",
     {"a": [1, 2, {"b": None}], "c": {"d": []}, "e": {}}, [[[]], [{}], ["x"]],
-    {"z": 1, "a": 2, "m": {"y": 1, "b": 2}}, {1: "int key", 2.5: "float key", True: "t", None: "n"},
+    {"z": 1, "a": 2, "m": {"y": 1, "b": 2}}, {1: "int key", 2.5: "float key", None: "n"}, {False: "f"},
 ]
 
 
@@ -95,7 +96,8 @@ def test_unserializable_is_a_type_error():
 
 
 def test_it_does_not_import_re():
-    code = ("import sys; from lamina import jsonfast; jsonfast.loads(jsonfast.dumps({'a': [1.5, 'x']}, indent=2)); "
+    code = ("import sys; from lamina import jsonfast; "
+            "jsonfast.loads(jsonfast.dumps({'a': [1.5, 'x']}, indent=2)); "
             "print('re' in sys.modules, 'json' in sys.modules)")
     p = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path[:0] = {sys.path!r}; {code}"],
                        capture_output=True, text=True, check=True)

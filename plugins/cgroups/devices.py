@@ -8,18 +8,20 @@ neither open the host's devices by omission nor take /dev/null away.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from lamina.plugins.cgroups.values import Value
 
 ACCESS_BITS = {"m": 1, "r": 2, "w": 4}  # BPF_DEVCG_ACC_MKNOD / READ / WRITE
 
 
-@dataclass(frozen=True)
-class Rule:
-    allow: bool
-    type: str  # "a" (all), "c" or "b"
-    major: int | None  # None: any
-    minor: int | None
-    access: str  # some of "rwm"
+class Rule(Value):
+    __slots__ = ("allow", "type", "major", "minor", "access")
+
+    def __init__(self, allow: bool, type: str, major: int | None, minor: int | None, access: str) -> None:
+        self.allow = allow
+        self.type = type  # "a" (all), "c" or "b"
+        self.major = major  # None: any
+        self.minor = minor
+        self.access = access  # some of "rwm"
 
     def line(self) -> str:
         """The rule as the v1 devices.allow / devices.deny files take it."""

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
 
 from lamina.errors import LaminaError
+from lamina.plugins.cgroups.values import Value
 
 
-@dataclass(frozen=True)
-class Write:
+class Write(Value):
     """One value for one cgroup file: the unit a resource section is turned into."""
 
-    controller: str  # whose hierarchy (v1) or which controller must be enabled (v2)
-    file: str
-    value: str
-    field: str  # the config.json field it comes from, for the error message
-    hint: str = ""  # said when the kernel refuses the value (what it accepts)
-    missing: str = ""  # said when the file does not exist (what the host lacks)
+    __slots__ = ("controller", "file", "value", "field", "hint", "missing")
+
+    def __init__(self, controller: str, file: str, value: str, field: str, hint: str = "",
+                 missing: str = "") -> None:
+        self.controller = controller  # whose hierarchy (v1) or which controller must be enabled (v2)
+        self.file = file
+        self.value = value
+        self.field = field  # the config.json field it comes from, for the error message
+        self.hint = hint  # said when the kernel refuses the value (what it accepts)
+        self.missing = missing  # said when the file does not exist (what the host lacks)
 
 
 def write_file(path: str, value: str) -> None:

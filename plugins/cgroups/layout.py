@@ -14,22 +14,25 @@ cgroup.freeze, which every cgroup2 has) and ``devices`` (v1 devices, or a v2 eBP
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from lamina.cgroupinfo import ROOT, Hierarchy, host_hierarchies
+from lamina.plugins.cgroups.values import Value
 
 V2_PSEUDO = ("freezer", "devices")
 # v1 names of controllers that cgroup v2 renamed
 V2_NAMES = {"blkio": "io"}
 
 
-@dataclass(frozen=True)
-class Layout:
-    mode: str  # "v1", "hybrid", "unified" or "none"
-    hierarchies: tuple[Hierarchy, ...]
-    # controller -> (mountpoint, version) of the hierarchy that manages it
-    homes: dict[str, tuple[str, int]] = field(default_factory=dict)
-    v2_mount: str | None = None
+class Layout(Value):
+    __slots__ = ("mode", "hierarchies", "homes", "v2_mount")
+
+    def __init__(self, mode: str, hierarchies: tuple[Hierarchy, ...],
+                 homes: dict[str, tuple[str, int]] | None = None, v2_mount: str | None = None) -> None:
+        self.mode = mode  # "v1", "hybrid", "unified" or "none"
+        self.hierarchies = hierarchies
+        # controller -> (mountpoint, version) of the hierarchy that manages it
+        self.homes: dict[str, tuple[str, int]] = homes if homes is not None else {}
+        self.v2_mount = v2_mount
 
     def home(self, controller: str) -> tuple[str, int] | None:
         h = self.homes.get(controller)

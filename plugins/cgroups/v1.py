@@ -7,7 +7,7 @@ import os
 import time
 
 from lamina.errors import LaminaError
-from lamina.plugins.cgroups import fsio, stats
+from lamina.plugins.cgroups import fsio
 from lamina.plugins.cgroups.backend import Backend
 
 FREEZE_TIMEOUT = 10.0
@@ -69,4 +69,6 @@ class V1Backend(Backend):
         return fsio.procs(d) if d else []
 
     def stats(self, controllers: set[str]) -> dict:
+        from lamina.plugins.cgroups import stats  # only `events --stats` reads counters
+
         return stats.v1(self.dir_for, controllers)

@@ -8,7 +8,7 @@ import signal as signals
 import time
 
 from lamina.errors import LaminaError
-from lamina.plugins.cgroups import fsio, stats
+from lamina.plugins.cgroups import fsio
 from lamina.plugins.cgroups.backend import Backend
 
 FREEZE_TIMEOUT = 10.0
@@ -111,4 +111,6 @@ class V2Backend(Backend):
         return super().remove(created)
 
     def stats(self, controllers: set[str]) -> dict:
+        from lamina.plugins.cgroups import stats  # only `events --stats` reads counters
+
         return stats.v2(self.dir, controllers)

@@ -11,10 +11,12 @@ import os
 
 from lamina import hookimpl
 from lamina.errors import LaminaError
-from lamina.plugins.ocihooks.runner import run_hook
 
+# the runner (subprocess, ~2 ms of import) is imported only when a hook is to run; for the two
+# kinds the init runs, in lamina_prepare (after pivot_root the host's files are out of reach)
 NAME = "ocihooks"
 KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+INIT_KINDS = ("createContainer", "startContainer")
 
 
 def _hooks(config: dict, kind: str) -> list[dict]:
@@ -22,6 +24,10 @@ def _hooks(config: dict, kind: str) -> list[dict]:
 
 
 def _run_all(ctx, kind: str, hooks: list[dict], status: str) -> None:
+    if not hooks:
+        return
+    from lamina.plugins.ocihooks.runner import run_hook
+
     state = ctx.oci_state(status)
     for i, h in enumerate(hooks):
         run_hook(kind, i, h, state)
@@ -59,8 +65,10 @@ def lamina_validate(config: dict, bundle: str) -> list[str]:
 
 @hookimpl
 def lamina_prepare(ctx) -> None:
-    import json  # noqa: F401  (used by the hook runner in the init, after pivot_root)
-    import subprocess  # noqa: F401
+    if any(_hooks(ctx.config, kind) for kind in INIT_KINDS):
+        # the init runs these after the fork (startContainer after pivot_root): import the runner
+        # (and through it json and subprocess) now
+        from lamina.plugins.ocihooks import runner  # noqa: F401
 
     mine = ctx.mine(NAME)
     for kind in ("poststart", "poststop"):
@@ -98,6 +106,8 @@ def lamina_teardown(ctx) -> None:
     # the runtime spec: a failing poststop hook is logged as a warning, and the remaining hooks
     # and the lifecycle go on as if it had succeeded (delete still succeeds)
     hooks = ctx.mine(NAME).pop("poststop", None) or []
+    if hooks:
+        from lamina.plugins.ocihooks.runner import run_hook
     for i, h in enumerate(hooks):
         try:
             run_hook("poststop", i, h, ctx.oci_state("stopped"))

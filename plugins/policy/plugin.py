@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from lamina import hookimpl
-from lamina.plugins.policy import rules
 
 NAME = "policy"
-_policy = rules.Policy()
+# None while the admin file has no [policy] table: no rule is in force, and the rules module is
+# not even imported (an empty Policy checks nothing and reports nothing)
+_policy: Any = None
 
 
 @hookimpl
@@ -23,16 +24,28 @@ def lamina_configure(settings: dict[str, Any]) -> None:
     from lamina import adminconf
 
     path = adminconf.path() if settings else None
-    _policy = rules.parse(settings.get("policy"), path)
+    table = settings.get("policy")
+    if table is None:
+        _policy = None
+        return
+    from lamina.plugins.policy import rules
+
+    _policy = rules.parse(table, path)
 
 
 @hookimpl
 def lamina_validate(config: dict, bundle: str) -> list[str]:
+    if _policy is None:
+        return []
+    from lamina.plugins.policy import rules
+
     return rules.check(_policy, config, bundle)
 
 
 @hookimpl
 def lamina_audit(ctx) -> dict | None:
+    if _policy is None:
+        return None
     active = _policy.active()
     if not active:
         return None

@@ -4,15 +4,24 @@ oom_score_adj, cwd, and the exec of process.args."""
 from __future__ import annotations
 
 import os
-import resource
 
 from lamina import hookimpl, syscalls
 from lamina.errors import LaminaError
 from lamina.plugins.process import caps, execute, keyring
 
 NAME = "process"
-RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 RLIM_INFINITY = 2**64 - 1
+_rlimits: dict[str, int] = {}
+
+
+def rlimits() -> dict[str, int]:
+    """RLIMIT_* name -> number, from the resource module (imported on first use: a C extension
+    that a container without process.rlimits does not need in its init)."""
+    if not _rlimits:
+        import resource
+
+        _rlimits.update((n, getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_"))
+    return _rlimits
 
 
 @hookimpl
@@ -26,9 +35,26 @@ def lamina_features() -> dict:
     return {"linux": {"capabilities": caps.NAMES[: caps.last_cap() + 1]}}
 
 
-def _arg_limit() -> int:
+def _stack_soft_limit() -> int | None:
+    """RLIMIT_STACK's soft limit (None: unlimited), read from /proc/self/limits: the same numbers
+    getrlimit(2) gives, without importing resource for a config that sets no rlimit."""
+    try:
+        with open("/proc/self/limits") as f:
+            for line in f:
+                if line.startswith("Max stack size"):
+                    soft = line[26:].split()[0]
+                    return None if soft == "unlimited" else int(soft)
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
     soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
-    return min(soft if soft != resource.RLIM_INFINITY else 2**62, 6 * 2**30) // 4
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _arg_limit() -> int:
+    soft = _stack_soft_limit()
+    return min(soft if soft is not None else 2**62, 6 * 2**30) // 4
 
 
 @hookimpl
@@ -70,7 +96,7 @@ def lamina_validate(config: dict, bundle: str) -> list[str]:
     seen = set()
     for i, rl in enumerate(p.get("rlimits") or []):
         t = rl["type"]
-        if t not in RLIMITS:
+        if t not in rlimits():
             problems.append(f"process.rlimits[{i}].type: unknown rlimit {t!r}")
         elif t in seen:
             problems.append(f"process.rlimits[{i}].type: {t} is given twice")
@@ -90,6 +116,8 @@ def lamina_validate(config: dict, bundle: str) -> list[str]:
 @hookimpl
 def lamina_prepare(ctx) -> None:
     ctx.scratch["cap_last"] = caps.last_cap()
+    if (ctx.config.get("process") or {}).get("rlimits"):
+        rlimits()  # imports resource, which the init's _setrlimits needs after pivot_root
 
 
 @hookimpl(trylast=True)
@@ -117,12 +145,16 @@ def lamina_child_spawned(ctx, pid: int) -> None:
                           f"{e.strerror.lower()}") from None
 
 
-def _setrlimits(rlimits: list[dict]) -> None:
-    for i, rl in enumerate(rlimits):
+def _setrlimits(wanted: list[dict]) -> None:
+    if not wanted:
+        return
+    import resource  # imported by lamina_prepare, on the host
+
+    for i, rl in enumerate(wanted):
         def lim(v: int) -> int:
             return resource.RLIM_INFINITY if v >= RLIM_INFINITY else v
         try:
-            resource.prlimit(0, RLIMITS[rl["type"]], (lim(rl["soft"]), lim(rl["hard"])))
+            resource.prlimit(0, rlimits()[rl["type"]], (lim(rl["soft"]), lim(rl["hard"])))
         except (OSError, ValueError) as e:
             why = e.strerror.lower() if isinstance(e, OSError) and e.strerror else str(e)
             raise LaminaError(f"process.rlimits[{i}]: setrlimit({rl['type']}, soft={rl['soft']}, "

@@ -1,13 +1,11 @@
 """The selinux plugin's audit report: the labels asked for, and what the kernel holds.
 
 On a host without SELinux the labels are ignored (as runc does) and the report says so; with
-SELinux, the init's current label is read from /proc/<init>/attr. Kept apart from plugin.py;
-plugin.py re-exports it.
+SELinux, the init's current label is read from /proc/<init>/attr. Kept apart from plugin.py,
+whose lamina_audit imports this module only for a container that has a label.
 """
 
 from __future__ import annotations
-
-from lamina import hookimpl
 
 
 def _attr(pid: int, name: str) -> str | None:
@@ -18,14 +16,10 @@ def _attr(pid: int, name: str) -> str | None:
         return None
 
 
-@hookimpl
-def lamina_audit(ctx) -> dict | None:
+def report(ctx, label: str | None, mount: str | None) -> dict:
+    """The audit report of a container with a process label or a mount label."""
     from lamina.plugins.selinux import plugin
 
-    label = (ctx.config.get("process") or {}).get("selinuxLabel")
-    mount = (ctx.config.get("linux") or {}).get("mountLabel")
-    if not label and not mount:
-        return None
     on = plugin.enabled()
     out = {"enabled": on, "process_label": label, "mount_label": mount}
     if on:

@@ -8,21 +8,42 @@ process may carry a range ``low-high`` (``s0-s0:c0.c1023``). Categories are a co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+
+class _Value:
+    """Value semantics for the small records below (plain classes: dataclasses costs ~1 ms of
+    import)."""
+
+    __slots__ = ()
+
+    def _t(self) -> tuple:
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._t() == other._t()
+
+    def __hash__(self) -> int:
+        return hash(self._t())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={getattr(self, k)!r}' for k in self.__slots__)})"
 
 
-@dataclass(frozen=True)
-class Context:
-    user: str
-    role: str
-    type: str
-    level: str  # "" on a policy without MLS/MCS
+class Context(_Value):
+    __slots__ = ("user", "role", "type", "level")
+
+    def __init__(self, user: str, role: str, type: str, level: str) -> None:
+        self.user = user
+        self.role = role
+        self.type = type
+        self.level = level  # "" on a policy without MLS/MCS
 
 
-@dataclass(frozen=True)
-class Level:
-    sensitivity: int
-    categories: frozenset[int]
+class Level(_Value):
+    __slots__ = ("sensitivity", "categories")
+
+    def __init__(self, sensitivity: int, categories: frozenset[int]) -> None:
+        self.sensitivity = sensitivity
+        self.categories = categories
 
     def __str__(self) -> str:
         return f"s{self.sensitivity}" + (":" + format_categories(self.categories) if self.categories else "")

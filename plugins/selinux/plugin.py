@@ -20,13 +20,16 @@ On a host with SELinux enabled, failing to apply a label is always an error.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lamina import hookimpl, log, paths
 from lamina.errors import LaminaError
-from lamina.plugins.selinux import execcheck, labels, procattr
-from lamina.plugins.selinux.selinuxfs import SelinuxFS
+
+if TYPE_CHECKING:
+    from lamina.plugins.selinux.selinuxfs import SelinuxFS
+
+# labels, procattr, execcheck and selinuxfs are imported only for a container that has a label
+# on a host with SELinux (in _prepare, on the host: the init's hooks find them in sys.modules)
 
 NAME = "selinux"
 # filesystems that take a context= mount option and hold what the container writes; proc,
@@ -93,6 +96,8 @@ def lamina_features() -> dict:
 def _check_context(value: Any, field: str) -> str | None:
     if not isinstance(value, str):
         return f"{field}: must be a string, got {value!r}"
+    from lamina.plugins.selinux import labels
+
     try:
         labels.parse(value)
         labels.mount_option(value)
@@ -133,18 +138,21 @@ def lamina_validate(config: dict, bundle: str) -> list[str]:
     return problems
 
 
-@dataclass
 class Prepared:
     """What the container side needs, opened on the host (after pivot_root neither /proc nor
     selinuxfs may be reachable by path)."""
 
-    label: str | None
-    mount_label: str | None
-    current: str  # the runtime's own context: the one the init and `exec` run in until execve
-    proc_fd: int
-    fs: SelinuxFS
-    fscreate_fd: int = -1
-    exec_fd: int = -1
+    __slots__ = ("label", "mount_label", "current", "proc_fd", "fs", "fscreate_fd", "exec_fd")
+
+    def __init__(self, label: str | None, mount_label: str | None, current: str, proc_fd: int,
+                 fs: SelinuxFS) -> None:
+        self.label = label
+        self.mount_label = mount_label
+        self.current = current  # the runtime's own context: the init's and `exec`'s until execve
+        self.proc_fd = proc_fd
+        self.fs = fs
+        self.fscreate_fd = -1
+        self.exec_fd = -1
 
 
 def _prepare(ctx) -> None:
@@ -158,6 +166,10 @@ def _prepare(ctx) -> None:
                   f"linux.mountLabel={mount_label!r} (as runc does)")
         return
     import selinux
+
+    # everything the init's hooks use, imported now while the host's files are reachable
+    from lamina.plugins.selinux import execcheck, labels, procattr  # noqa: F401
+    from lamina.plugins.selinux.selinuxfs import SelinuxFS
 
     try:
         current = selinux.getcon_raw()[1]
@@ -193,6 +205,8 @@ def lamina_init_namespaces(ctx) -> None:
     st = _state(ctx)
     if st is None or not st.label or ctx.options.no_new_keyring:
         return
+    from lamina.plugins.selinux import procattr
+
     fd = procattr.open_attr(st.proc_fd, "keycreate")
     try:
         procattr.write_attr(fd, st.label, "process.selinuxLabel", "session keyring label")
@@ -207,6 +221,8 @@ def lamina_init_rootfs(ctx) -> None:
     st = _state(ctx)
     if st is None or not st.mount_label:
         return
+    from lamina.plugins.selinux import procattr
+
     st.fscreate_fd = procattr.open_attr(st.proc_fd, "fscreate")
     procattr.write_attr(st.fscreate_fd, st.mount_label, "linux.mountLabel", "label of created files")
 
@@ -249,6 +265,8 @@ def lamina_init_lsm(ctx) -> None:
     st = _state(ctx)
     if st is None:
         return
+    from lamina.plugins.selinux import procattr
+
     if st.fscreate_fd >= 0:
         procattr.write_attr(st.fscreate_fd, None, "linux.mountLabel", "label of created files")
         os.close(st.fscreate_fd)
@@ -271,6 +289,8 @@ def lamina_init_ready(ctx) -> None:
         return
     try:
         if st.label and "exec_path" in ctx.scratch:
+            from lamina.plugins.selinux import execcheck
+
             nnp = bool((ctx.config.get("process") or {}).get("noNewPrivileges"))
             execcheck.check_exec(st.fs, st.current, st.label, ctx.scratch["exec_path"], nnp)
     finally:
@@ -283,8 +303,18 @@ def lamina_init_exec(ctx) -> None:
     st = _state(ctx)
     if st is None or not st.label:
         return None
+    from lamina.plugins.selinux import procattr
+
     procattr.write_attr(st.exec_fd, st.label, "process.selinuxLabel", "exec label")
     return None
 
 
-from lamina.plugins.selinux.audit import lamina_audit  # noqa: E402,F401  (the audit report, its own module)
+@hookimpl
+def lamina_audit(ctx) -> dict | None:
+    label = (ctx.config.get("process") or {}).get("selinuxLabel")
+    mount = (ctx.config.get("linux") or {}).get("mountLabel")
+    if not label and not mount:
+        return None
+    from lamina.plugins.selinux import audit  # the report, its own module
+
+    return audit.report(ctx, label, mount)

@@ -1,8 +1,9 @@
 """The three Landlock system calls, through ctypes, and the access rights of each ABI.
 
 This is a third-party plugin: it keeps its own syscall wrappers instead of lamina's private
-``lamina.syscalls``. libc.so.6 is opened at import, which happens on the host side when lamina
-loads the plugin: after pivot_root the host's libc could no longer be found.
+``lamina.syscalls``. libc.so.6 is opened at import, which happens on the host side (the plugin
+imports this module in lamina_prepare, for a container that asks for Landlock, or for `lamina
+features`): after pivot_root the host's libc could no longer be found.
 """
 
 from __future__ import annotations

@@ -9,31 +9,36 @@ trust model in one kernel property.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-PREFIX = "org.lamina.landlock."
+from lamina_landlock import PREFIX
+
 READ_ONLY = PREFIX + "read_only"
 READ_WRITE = PREFIX + "read_write"
 KEYS = (READ_ONLY, READ_WRITE)
 ADMIN_KEYS = ("read_only", "read_write", "min_abi")
 
 
-@dataclass
 class Layer:
-    source: str  # "admin file" or "annotations"
-    read_only: list[str] = field(default_factory=list)
-    read_write: list[str] = field(default_factory=list)
-    where: dict[str, str] = field(default_factory=dict)  # list name -> field path, for messages
+    __slots__ = ("source", "read_only", "read_write", "where")
+
+    def __init__(self, source: str, read_only: list[str] | None = None, read_write: list[str] | None = None,
+                 where: dict[str, str] | None = None) -> None:
+        self.source = source  # "admin file" or "annotations"
+        self.read_only = read_only if read_only is not None else []
+        self.read_write = read_write if read_write is not None else []
+        self.where = where if where is not None else {}  # list name -> field path, for messages
 
     def report(self) -> dict[str, Any]:
         return {"source": self.source, "read_only": self.read_only, "read_write": self.read_write}
 
 
-@dataclass
 class Settings:
-    baseline: Layer | None = None
-    min_abi: int = 0
+    __slots__ = ("baseline", "min_abi")
+
+    def __init__(self, baseline: Layer | None = None, min_abi: int = 0) -> None:
+        self.baseline = baseline
+        self.min_abi = min_abi
 
 
 def split(value: str) -> list[str]:

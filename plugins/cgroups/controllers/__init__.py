@@ -9,13 +9,15 @@ Each module has
   writes depend on (BFQ or not, the order of memory and swap limits).
 
 ``devices`` is not here: it is applied before any process joins (see lamina.plugins.cgroups.devices).
+A module is imported only when a container's config has its section (``module``): most
+containers set no limit at all, and every create would otherwise pay for all eight.
 """
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import Protocol
-
-from lamina.plugins.cgroups.controllers import blkio, cpu, hugetlb, memory, network, pids, rdma, unified
 
 
 class Probe(Protocol):
@@ -24,11 +26,17 @@ class Probe(Protocol):
     def read(self, controller: str, name: str) -> str | None: ...
 
 
-# in the order they are applied; unified last, so that its raw values win (as runc does)
+# section -> its module here, in the order they are applied; unified last, so that its raw values
+# win (as runc does)
 SECTIONS = {
-    "cpu": cpu, "memory": memory, "pids": pids, "blockIO": blkio, "hugepageLimits": hugetlb,
-    "network": network, "rdma": rdma, "unified": unified,
+    "cpu": "cpu", "memory": "memory", "pids": "pids", "blockIO": "blkio", "hugepageLimits": "hugetlb",
+    "network": "network", "rdma": "rdma", "unified": "unified",
 }
+
+
+def module(section: str) -> ModuleType:
+    """The module of one section of linux.resources (a key of SECTIONS)."""
+    return importlib.import_module(f"{__name__}.{SECTIONS[section]}")
 
 
 def present(resources: dict) -> dict:

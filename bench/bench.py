@@ -189,6 +189,34 @@ def bench_timed(ws: Workspace, runtimes: list[Runtime], sc: str, opts: argparse.
             for rt in runtimes}
 
 
+FLOOR_TITLES = {
+    "python": "lamina's interpreter start (its launcher, no lamina code)",
+    "pluggy": "the same plus `import pluggy` (what any pluggy-based runtime pays)",
+}
+
+
+def bench_floor(ws: Workspace, rt: Runtime, opts: argparse.Namespace) -> dict[str, dict]:
+    """What lamina cannot go below while it is a Python program built on pluggy: its launcher's
+    interpreter start, and that plus importing pluggy (which brings typing, inspect, enum, re).
+    Timed like the scenarios, in the same run, so the ratios to runc compare like with like."""
+    with open(rt.binary) as f:
+        text = f.read()
+    head, sep, _ = text.partition("from lamina.cli.main import main")
+    if not sep or not head.startswith("#!"):
+        return {"python": {"error": f"{rt.binary} is not lamina's launcher (python -m lamina.launcher)"}}
+    python, *flags = head.splitlines()[0][2:].split()
+    body = "\n".join(head.splitlines()[1:])
+    out = {}
+    for what, extra in (("python", ""), ("pluggy", "import pluggy\n")):
+        progress(f"floor {what}")
+        command = shlex.join([python, *flags, "-c", body + "\n" + extra])
+        try:
+            out[what] = summary(hyperfine(ws, rt, f"floor-{what}", command, runs=opts.runs, warmup=3), "ms")
+        except ScenarioFailed as e:
+            out[what] = {"error": str(e)}
+    return out
+
+
 def progress(msg: str) -> None:
     print(f"bench: {msg} ...", file=sys.stderr, flush=True)
 
@@ -313,6 +341,11 @@ def notes(report: dict) -> list[str]:
         if d:
             out.append(f"{name} init memory (KiB, median): "
                        + ", ".join(f"{k} {v:.0f}" for k, v in d.items()))
+    runc_run = report["results"].get("runc", {}).get("run", {}).get("median")
+    for what, r in report.get("floor", {}).items():
+        if "median" in r:
+            vs = f" = {r['median'] / runc_run:.2f}x runc's whole run" if runc_run else ""
+            out.append(f"floor: {FLOOR_TITLES[what]}: {r['median']:.1f} ms{vs}")
     q = report["ratios"].get("run", {}).get("lamina/runc")
     if q is not None:
         verdict = "met" if q <= TARGET_RUN_RATIO else "NOT met"
@@ -383,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     runtimes: list[Runtime] = []
     started = time.monotonic()
     results: dict[str, dict] = {}
+    floor: dict[str, dict] = {}
     try:
         ws.setup()
         runtimes = find_runtimes(opts, ws)
@@ -404,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for name, res in bench_timed(ws, active, sc, opts).items():
                 results[name][sc] = res
+            if sc == "run" and any(rt.name == "lamina" for rt in active):
+                floor = bench_floor(ws, next(rt for rt in active if rt.name == "lamina"), opts)
     finally:
         problems = ws.cleanup(runtimes)
         for line in problems:
@@ -421,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "ratios": {sc: {f"lamina/{o}": ratio(results, sc, "lamina", o)
                         for o in opts.runtimes if o != "lamina"} for sc in opts.only},
+        "floor": floor,
         "seconds": round(time.monotonic() - started, 1),
         "cleanup_problems": problems,
     }

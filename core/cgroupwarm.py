@@ -48,10 +48,10 @@ def _own_procs_file() -> str | None:
 
 
 class Warmup:
-    __slots__ = ("pid", "killed")
+    __slots__ = ("pid", "killed", "owner")
 
     def __init__(self, pid: int) -> None:
-        self.pid, self.killed = pid, False
+        self.pid, self.killed, self.owner = pid, False, os.getpid()
 
     def stop(self) -> None:
         """End the helper now; it is reaped by `reap` (its exit takes a millisecond that the
@@ -74,7 +74,15 @@ class Warmup:
                 pass
 
 
+_current: Warmup | None = None
+
+
 def start() -> Warmup | None:
+    """The running warm-up of this process, started now if there is none (the verbs start it
+    before their imports, when the process is smallest and its fork cheapest)."""
+    global _current
+    if _current is not None and _current.pid > 0 and not _current.killed and _current.owner == os.getpid():
+        return _current
     if os.environ.get("LAMINA_CGROUP_WARMUP") == "0":
         return None
     target = _own_procs_file()
@@ -84,7 +92,8 @@ def start() -> Warmup | None:
     pid = os.fork()
     if pid == 0:
         _loop(target, parent)
-    return Warmup(pid)
+    _current = Warmup(pid)
+    return _current
 
 
 def _loop(target: str, parent: int) -> None:

@@ -50,7 +50,9 @@ def loads(data: str | bytes | bytearray):
     start = len(text) - len(text.lstrip(_WS))
     try:
         value, end = _scan(text, start)
-    except (StopIteration, ValueError):
+    except (StopIteration, ValueError, SystemError):
+        # SystemError: the scanner reports errors as json.decoder.JSONDecodeError, which it only
+        # finds when json.decoder was imported already (it is not, here)
         return _slow_loads(data)
     if text[end:].strip(_WS):
         return _slow_loads(data)

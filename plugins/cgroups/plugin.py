@@ -104,7 +104,7 @@ def lamina_prepare(ctx) -> None:
     m.enable(needed)
     _apply_devices(ctx, m, mine)
     ctx.scratch["freezer"] = m.freezer_record()
-    persist()
+    # the rest of the record is written by the core's persist after every plugin's prepare
 
 
 def _apply_devices(ctx, m: Manager, mine: dict) -> None:

@@ -95,6 +95,23 @@ def test_unserializable_is_a_type_error():
         jsonfast.dumps([object()], indent=2)
 
 
+@pytest.mark.parametrize("bad", ["{", '{"a": }', "[1] x", '"\\x"', "nul"])
+def test_errors_without_json_imported(bad):
+    """The C scanner finds json's error class only once json.decoder is imported: in a fresh
+    interpreter (as lamina runs) a bad document must still give json's own error."""
+    code = ("import sys; from lamina import jsonfast\n"
+            "try:\n    jsonfast.loads(sys.argv[1])\n"
+            "except ValueError as e:\n    print(type(e).__name__, e)")
+    p = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path[:0] = {sys.path!r}\n{code}", bad],
+                       capture_output=True, text=True)
+    try:
+        json.loads(bad)
+    except ValueError as e:
+        want = f"{type(e).__name__} {e}"
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == want
+
+
 def test_it_does_not_import_re():
     code = ("import sys; from lamina import jsonfast; "
             "jsonfast.loads(jsonfast.dumps({'a': [1.5, 'x']}, indent=2)); "

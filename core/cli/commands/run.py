@@ -12,8 +12,11 @@ PARAMS = (
 
 def main(g, container_id, bundle, pid_file, console_socket, no_pivot, no_new_keyring, preserve_fds,
          detach, keep):
-    from lamina.run import run
-
     g.no_systemd(bundle)
     opts = make_create_options(bundle, pid_file, console_socket, no_pivot, no_new_keyring, preserve_fds)
+    from lamina import cgroupwarm
+
+    cgroupwarm.start()  # before the imports: this process is smallest now (lamina.cgroupwarm)
+    from lamina.run import run
+
     return run(g.root, container_id, bundle, opts, detach, keep)

@@ -26,7 +26,10 @@ def import_everything(ctx, plugins) -> None:
     import json  # noqa: F401
     import struct  # noqa: F401
 
-    from lamina import console, paths, syscalls  # noqa: F401
+    from lamina import paths, syscalls  # noqa: F401
+
+    if (ctx.config.get("process") or {}).get("terminal"):
+        from lamina import console  # noqa: F401  (termios: only for a pty)
 
     plugins.prepare  # noqa: B018  (the plugins imported theirs in lamina_prepare)
 
@@ -100,12 +103,12 @@ def first_process(ctx, plugins, ch: channel.Channel) -> None:
 
 
 def container_init(ctx, plugins, ch: channel.Channel) -> None:
-    from lamina import console
-
     process = ctx.config["process"]
     plugins.init_rootfs(ctx)
     slave = None
     if process.get("terminal"):
+        from lamina import console
+
         master, slave = console.open_pty(ctx.rootfs, process.get("consoleSize"))
         console.bind_console(ctx.rootfs, slave)
         ch.send(channel.CONSOLE, fds=[master])
@@ -174,10 +177,10 @@ def exec_first_process(ctx, plugins, ch: channel.Channel) -> None:
 
 
 def exec_process(ctx, plugins, ch: channel.Channel) -> None:
-    from lamina import console
-
     process = ctx.config["process"]
     if process.get("terminal"):
+        from lamina import console  # imported before we joined the container (import_everything)
+
         master, slave = console.open_pty("/", process.get("consoleSize"))
         ch.send(channel.CONSOLE, fds=[master])
         os.close(master)

@@ -40,4 +40,5 @@ def command(name: str, verb: ModuleType) -> click.Command:
     if getattr(verb, "IGNORE_UNKNOWN", False):
         settings["ignore_unknown_options"] = True
     return click.Command(name, callback=callback, params=[param(p) for p in verb.PARAMS],
-                         help=verb.HELP, context_settings=settings)
+                         help=verb.HELP, short_help=verb.HELP.split("\n\n")[0],  # whole, in `--help`
+                         context_settings=settings)

@@ -257,6 +257,8 @@ class Creation:
                 _boundary("create-runtime")
                 ch.send(channel.OK, pid=ctx.pid)  # the init's own host pid, for its hooks' state
             elif kind == channel.READY:
+                if not ctx.pid:  # the init sends READY only after its pid was sent (lamina.init)
+                    raise LaminaError("the init reported ready before its pid (internal error)")
                 _boundary("ready")
                 return
             else:

@@ -198,6 +198,8 @@ def _spawn(ctx: Context, plugins, warmup=None) -> tuple[int, int | None]:
             elif kind == channel.CONSOLE:
                 master = _console(ctx, fds)
             elif kind == channel.READY:
+                if not pid:  # sent only after INIT_PID (lamina.init.exec_first_process)
+                    raise LaminaError("exec: the new process reported ready before its pid (internal error)")
                 return pid, master
             else:
                 raise LaminaError(f"unexpected message from the exec process: {kind!r}")

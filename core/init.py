@@ -14,6 +14,10 @@ import signal
 from lamina import channel
 from lamina.errors import LaminaError
 
+# For tests/integration/test_faults.py: the first process sleeps this long (seconds) before it
+# reports the pid it forked, as one descheduled under load would; unset, it costs nothing
+_DELAY_PID = float(os.environ.get("LAMINA_TEST_DELAY_INIT_PID") or 0)
+
 # exit codes of an init whose exec failed after `start` (as shells use them)
 EXIT_NOT_FOUND = 127
 EXIT_CANNOT_EXEC = 126
@@ -91,11 +95,23 @@ def first_process(ctx, plugins, ch: channel.Channel) -> None:
             ch.send(channel.USERNS)
             ch.expect(channel.MAPS_WRITTEN)
         plugins.init_namespaces(ctx)
-        # fork: the child is PID 1 of a new PID namespace and lives in a new time namespace
+        # fork: the child is PID 1 of a new PID namespace and lives in a new time namespace.
+        # It sends nothing before INIT_PID is sent (it waits for a byte on a pipe, or EOF): a
+        # first process descheduled after the fork let PID 1 reach READY first, and the
+        # container was recorded without its pid
+        r, w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid:
+            if _DELAY_PID:
+                import time
+
+                time.sleep(_DELAY_PID)
             ch.send(channel.INIT_PID, pid=pid)
+            os.write(w, b"1")
             os._exit(0)
+        os.close(w)
+        os.read(r, 1)
+        os.close(r)
         container_init(ctx, plugins, ch)
     except BaseException as e:  # noqa: BLE001 - every failure is reported, never a traceback
         _fail(ctx, e)
@@ -164,8 +180,14 @@ def exec_first_process(ctx, plugins, ch: channel.Channel) -> None:
         r, w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid:
-            os.write(w, str(pid).encode())
+            # INIT_PID first: the child goes on (to READY, on the same channel) only once it has
+            # read its pid from the pipe, so the lamina process always learns the pid before READY
+            if _DELAY_PID:
+                import time
+
+                time.sleep(_DELAY_PID)
             ch.send(channel.INIT_PID, pid=pid)
+            os.write(w, str(pid).encode())
             os._exit(0)
         os.close(w)
         ctx.scratch["host_pid"] = int(os.read(r, 32))

@@ -341,3 +341,43 @@ def test_delete_killed_midway_is_finished_by_the_next(lamina, bundle):
         left = testing.leftovers(lamina.root, b.id, b.cgroups_path)
         assert left == [], f"iteration {i}, delete killed after {delay * 1000:.0f} ms: {left}"
         assert mounts(b.path, lamina.root) == before
+
+
+# A first process descheduled between its fork and its INIT_PID message (heavy load) once let
+# PID 1 (create) or the new process (exec) reach READY first: the container was recorded with
+# pid 0 ("cannot start an already creating container") and `exec --pid-file` wrote "0". The
+# first process now holds its child until the pid is sent; LAMINA_TEST_DELAY_INIT_PID makes it
+# late on purpose.
+@pytest.fixture
+def late_pid(monkeypatch):
+    monkeypatch.setenv("LAMINA_TEST_DELAY_INIT_PID", "0.3")
+
+
+def test_a_late_init_pid_still_comes_before_ready(lamina, bundle, late_pid, subreaper):
+    b = bundle(["sleep", "300"])
+    p = lamina.create(b)
+    assert p.returncode == 0, p.stderr
+    st = lamina.state(b.id)
+    assert st["status"] == "created" and st["pid"] > 0, st
+    assert lamina("start", b.id).returncode == 0
+    assert lamina.state(b.id)["status"] == "running"
+
+
+def test_a_late_exec_pid_still_reaches_the_pid_file(lamina, bundle, tmp_path, late_pid, subreaper):
+    b = bundle(["sleep", "300"])
+    assert lamina.run(b, "--detach").returncode == 0
+    pid_file = tmp_path / "exec.pid"
+    # (the detached process inherits the runtime's stdio: no pipes, or this call waits for it)
+    p = lamina("exec", "--detach", "--pid-file", str(pid_file), b.id, "sleep", "30",
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert p.returncode == 0
+    pid = int(pid_file.read_text())
+    assert pid > 0
+    with open(f"/proc/{pid}/status") as f:
+        status = f.read()
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            assert f.read().split(b"\0")[:2] == [b"sleep", b"30"], status
+    finally:  # ours (we are its subreaper): reaped here, or its zombie keeps the cgroup busy
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)

@@ -208,6 +208,7 @@ def test_detach_pid_file_and_the_callers_reaping(lamina, bundle, tmp_path):
             text = f.read().decode()
     assert runtime.wait(30) == 0
     pid = int(text)
+    assert pid > 0, f"pid file: {text!r}"  # waitpid(0) would wait for any child: forever
     assert stat.S_ISFIFO(os.stat(pid_file).st_mode)  # our FIFO, renamed into place by the runtime
     _, st = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(st) == 5

@@ -8,7 +8,7 @@ neither open the host's devices by omission nor take /dev/null away.
 
 from __future__ import annotations
 
-from lamina.plugins.cgroups.values import Value
+from lamina.values import Value
 
 ACCESS_BITS = {"m": 1, "r": 2, "w": 4}  # BPF_DEVCG_ACC_MKNOD / READ / WRITE
 

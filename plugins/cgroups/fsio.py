@@ -6,7 +6,7 @@ import errno
 import os
 
 from lamina.errors import LaminaError
-from lamina.plugins.cgroups.values import Value
+from lamina.values import Value
 
 
 class Write(Value):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 
 from lamina.cgroupinfo import ROOT, Hierarchy, host_hierarchies
-from lamina.plugins.cgroups.values import Value
+from lamina.values import Value
 
 V2_PSEUDO = ("freezer", "devices")
 # v1 names of controllers that cgroup v2 renamed

@@ -8,27 +8,10 @@ process may carry a range ``low-high`` (``s0-s0:c0.c1023``). Categories are a co
 
 from __future__ import annotations
 
-
-class _Value:
-    """Value semantics for the small records below (plain classes: dataclasses costs ~1 ms of
-    import)."""
-
-    __slots__ = ()
-
-    def _t(self) -> tuple:
-        return tuple(getattr(self, k) for k in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._t() == other._t()
-
-    def __hash__(self) -> int:
-        return hash(self._t())
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={getattr(self, k)!r}' for k in self.__slots__)})"
+from lamina.values import Value  # plain classes: dataclasses costs ~1 ms of import
 
 
-class Context(_Value):
+class Context(Value):
     __slots__ = ("user", "role", "type", "level")
 
     def __init__(self, user: str, role: str, type: str, level: str) -> None:
@@ -38,7 +21,7 @@ class Context(_Value):
         self.level = level  # "" on a policy without MLS/MCS
 
 
-class Level(_Value):
+class Level(Value):
     __slots__ = ("sensitivity", "categories")
 
     def __init__(self, sensitivity: int, categories: frozenset[int]) -> None:

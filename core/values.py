@@ -1,7 +1,8 @@
-"""Value semantics for the plugin's small records (Write, Rule, Layout).
+"""Value semantics for small records (the cgroups plugin's Write, Rule, Layout; SELinux contexts).
 
-Plain ``__slots__`` classes rather than dataclasses: importing dataclasses (it pulls in inspect)
-costs about a millisecond on every create, and these records need only equality and a repr.
+Plain ``__slots__`` classes rather than dataclasses: importing dataclasses (with copy, inspect)
+costs about a millisecond on every create, and these records need only equality, a hash and a
+repr.
 """
 
 from __future__ import annotations

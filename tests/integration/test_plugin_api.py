@@ -147,6 +147,18 @@ def test_a_correct_third_party_plugin_loads_and_claims(lamina, temp_plugin, bund
     assert lamina.inspect(b.id)["audit"]["applied"]["acme"] == {"hello": b.id}
 
 
+def test_a_hook_under_another_name_is_registered(lamina, temp_plugin):
+    """@hookimpl(specname=...) on a function without the hook prefix, beside imports and helpers:
+    the registration shortcut (lamina.pluginmanager) must still find it."""
+    temp_plugin("alias", "import os\nfrom lamina import hookimpl\nLAMINA_HOOK_API = 2\n"
+                         "def helper():\n    return 1\n"
+                         "@hookimpl(specname='lamina_claims')\ndef my_claims():\n"
+                         "    return ['annotations.org.lamina.alias']\n")
+    rows = {r["name"]: r for r in lamina.plugins()}
+    assert rows["alias"]["claims"] == ["annotations.org.lamina.alias"]
+    assert rows["alias"]["hooks"] == ["lamina_claims"]
+
+
 def test_unclaimed_lamina_annotation_is_refused(lamina, bundle):
     """An org.lamina.* annotation asks a plugin for something: with no plugin to honour it the
     container is refused, not run without it (and no annotation can switch a plugin off)."""

@@ -179,7 +179,8 @@ class _Relay:
             import tty
 
             self.saved = termios.tcgetattr(self.stdin)
-            tty.setraw(self.stdin)
+            # TCSANOW, not setraw's default TCSAFLUSH: what was typed ahead goes to the container
+            tty.setraw(self.stdin, termios.TCSANOW)
             self.resize()
 
     def read_fds(self) -> list[int]:

@@ -311,6 +311,18 @@ def test_foreground_run_relays_the_pty(lamina, bundle, tmp_path):
     assert not os.path.exists(os.path.join(lamina.root, b.id))
 
 
+def test_foreground_run_keeps_what_was_typed_ahead(lamina, bundle, tmp_path):
+    """A line typed before the container started (before lamina made the tty raw) reaches it, as
+    with runc: making the tty raw must not flush its input."""
+    b = terminal_bundle(bundle, ["sh", "-c", 'read -t 5 x; echo "got:$x"; exit 3'])
+    run = PtyRun(lamina, b, str(tmp_path / "report"))
+    os.write(run.master, b"typed-ahead\r")  # lamina is still starting
+    run.finish()
+    _, _, code = eval(open(str(tmp_path / "report")).read())  # noqa: S307 - our own child's repr
+    assert code == 3
+    assert b"got:typed-ahead" in run.out, run.out
+
+
 def test_foreground_run_ctrl_c_reaches_the_container(lamina, bundle, tmp_path):
     """With the host tty raw, ^C is a byte for the container's pty, whose line discipline turns it
     into SIGINT for the container's foreground process."""

@@ -3,7 +3,9 @@ import sys
 from lamina.cli.params import Arg, Opt
 
 HELP = ("Check a bundle against the spec, the enabled plugins and the host policy; create nothing. "
-        "Exit 1 if there is any problem.")
+        "Exit 1 if there is any problem.\n\n"
+        "What only creating can tell is not checked: whether process.args[0] exists in the "
+        "container's PATH, and whether the cgroup is already in use by another container.")
 PARAMS = (
     Arg("bundle", default="."),
     Opt("--format", "-f", dest="fmt", choices=("text", "json"), default="text", help="Output format."),

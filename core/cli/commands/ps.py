@@ -16,9 +16,9 @@ def main(g, fmt, container_id, ps_args):
 
     pids = container_pids(g.root, container_id)
     if fmt == "json":
-        import json
+        from lamina import jsonfast
 
-        print(json.dumps(pids))
+        print(jsonfast.dumps(pids))
         return 0
     args = list(ps_args)
     if args[:1] == ["--"]:

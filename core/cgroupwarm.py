@@ -89,7 +89,10 @@ def start() -> Warmup | None:
     if target is None:
         return None
     parent = os.getpid()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # a pids limit on lamina's own cgroup, say: a warm-up is never worth failing for
+        return None
     if pid == 0:
         _loop(target, parent)
     _current = Warmup(pid)

@@ -35,6 +35,9 @@ def run(root: str, cid: str, bundle: str, opts: CreateOptions, detach: bool, kee
     if not detach:
         wake_r = install_handlers(pending)
     ctx = creation.run()
+    if not detach and creation.console_master is not None and sys.stdin:
+        # before start, not only in the relay: the process's first `stty size` must see it
+        copy_size(sys.stdin.fileno(), creation.console_master)
     c = Container.load(root, cid)
     c.lock_fd = creation.lock_fd
     try:
@@ -55,6 +58,20 @@ def run(root: str, cid: str, bundle: str, opts: CreateOptions, detach: bool, kee
     if not keep:
         _delete_after(root, cid, creation)
     return code
+
+
+def copy_size(tty_fd: int, master: int) -> None:
+    """Give the container's pty the size of our terminal (when we have one, of a real size)."""
+    if tty_fd < 0 or not os.isatty(tty_fd):
+        return
+    import fcntl
+    import struct
+    import termios
+
+    size = fcntl.ioctl(tty_fd, termios.TIOCGWINSZ, b"\0" * 8)
+    rows, cols = struct.unpack("HH", size[:4])
+    if rows and cols:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, size)
 
 
 def _delete_after(root: str, cid: str, creation: Creation) -> None:
@@ -188,12 +205,7 @@ class _Relay:
         return master + ([self.stdin] if self.stdin_open else [])
 
     def resize(self) -> None:
-        if self.stdin >= 0 and os.isatty(self.stdin):
-            import fcntl
-            import termios
-
-            size = fcntl.ioctl(self.stdin, termios.TIOCGWINSZ, b"\0" * 8)
-            fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+        copy_size(self.stdin, self.master)
 
     def pump(self, ready: list[int]) -> None:
         if self.master in ready and not self._copy_out():

@@ -18,6 +18,13 @@ from lamina.errors import LaminaError
 # reports the pid it forked, as one descheduled under load would; unset, it costs nothing
 _DELAY_PID = float(os.environ.get("LAMINA_TEST_DELAY_INIT_PID") or 0)
 
+
+def _late_pid_for_tests() -> None:
+    if _DELAY_PID:
+        import time
+
+        time.sleep(_DELAY_PID)
+
 # exit codes of an init whose exec failed after `start` (as shells use them)
 EXIT_NOT_FOUND = 127
 EXIT_CANNOT_EXEC = 126
@@ -102,10 +109,7 @@ def first_process(ctx, plugins, ch: channel.Channel) -> None:
         r, w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid:
-            if _DELAY_PID:
-                import time
-
-                time.sleep(_DELAY_PID)
+            _late_pid_for_tests()
             ch.send(channel.INIT_PID, pid=pid)
             os.write(w, b"1")
             os._exit(0)
@@ -182,10 +186,7 @@ def exec_first_process(ctx, plugins, ch: channel.Channel) -> None:
         if pid:
             # INIT_PID first: the child goes on (to READY, on the same channel) only once it has
             # read its pid from the pipe, so the lamina process always learns the pid before READY
-            if _DELAY_PID:
-                import time
-
-                time.sleep(_DELAY_PID)
+            _late_pid_for_tests()
             ch.send(channel.INIT_PID, pid=pid)
             os.write(w, str(pid).encode())
             os._exit(0)

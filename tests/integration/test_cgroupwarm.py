@@ -21,8 +21,7 @@ PIDS = "/sys/fs/cgroup/pids"
 
 
 def _cgroup_of(pid: int) -> str:
-    with open(f"/proc/{pid}/cgroup") as f:
-        return f.read()
+    return _read(f"/proc/{pid}/cgroup")
 
 
 def _first_move_ms(parent: str) -> float:
@@ -38,8 +37,13 @@ def _first_move_ms(parent: str) -> float:
     finally:
         p.kill()
         p.wait()
-        wait_for(lambda: not open(os.path.join(path, "cgroup.procs")).read().strip())
+        wait_for(lambda: not _read(os.path.join(path, "cgroup.procs")).strip())
         os.rmdir(path)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
 
 
 @pytest.fixture

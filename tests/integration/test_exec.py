@@ -38,6 +38,14 @@ def running(lamina, bundle, args=None, **config) -> testing.Bundle:
     return b
 
 
+def stopped(lamina, bundle) -> testing.Bundle:
+    """A container whose init was killed: its state says stopped, its directory is still there."""
+    b = running(lamina, bundle)
+    assert lamina("kill", b.id, "KILL").returncode == 0
+    assert wait_for(lambda: lamina.state(b.id)["status"] == "stopped")
+    return b
+
+
 def status(text: str) -> dict[str, str]:
     return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
 
@@ -259,9 +267,7 @@ def test_runtime_is_not_dumpable_before_it_joins(lamina, bundle, temp_plugin, tm
 
 
 def test_exec_into_a_stopped_container(lamina, bundle):
-    b = running(lamina, bundle)
-    assert lamina("kill", b.id, "KILL").returncode == 0
-    assert wait_for(lambda: lamina.state(b.id)["status"] == "stopped")
+    b = stopped(lamina, bundle)
     p = lamina("exec", b.id, "true")
     assert p.returncode == 255 and "container not running" in p.stderr
     assert lamina.state(b.id)["status"] == "stopped"
@@ -301,9 +307,7 @@ def test_missing_process_json(lamina, bundle, tmp_path):
 
 
 def test_kill_of_a_stopped_container(lamina, bundle):
-    b = running(lamina, bundle)
-    assert lamina("kill", b.id, "KILL").returncode == 0
-    assert wait_for(lambda: lamina.state(b.id)["status"] == "stopped")
+    b = stopped(lamina, bundle)
     p = lamina("kill", b.id, "9")
     assert p.returncode == 1 and "container not running" in p.stderr
     assert lamina.state(b.id)["status"] == "stopped"

@@ -35,26 +35,11 @@ def lamina_features() -> dict:
     return {"linux": {"capabilities": caps.NAMES[: caps.last_cap() + 1]}}
 
 
-def _stack_soft_limit() -> int | None:
-    """RLIMIT_STACK's soft limit (None: unlimited), read from /proc/self/limits: the same numbers
-    getrlimit(2) gives, without importing resource for a config that sets no rlimit."""
-    try:
-        with open("/proc/self/limits") as f:
-            for line in f:
-                if line.startswith("Max stack size"):
-                    soft = line[26:].split()[0]
-                    return None if soft == "unlimited" else int(soft)
-    except (OSError, ValueError, IndexError):
-        pass
-    import resource
+def _arg_limit() -> int:
+    import resource  # (lazily: see rlimits())
 
     soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
-    return None if soft == resource.RLIM_INFINITY else soft
-
-
-def _arg_limit() -> int:
-    soft = _stack_soft_limit()
-    return min(soft if soft is not None else 2**62, 6 * 2**30) // 4
+    return min(soft if soft != resource.RLIM_INFINITY else 2**62, 6 * 2**30) // 4
 
 
 @hookimpl

@@ -24,26 +24,14 @@ INTERVAL = 0.001
 
 
 def _own_procs_file() -> str | None:
-    """The cgroup.procs of this process's cgroup, preferring the cgroup2 hierarchy."""
-    try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        hid, ctrls, path = line.split(":", 2)
-        if hid == "0" and not ctrls:
-            for mnt in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-                p = f"{mnt}{path.rstrip('/')}/cgroup.procs"
-                if os.path.exists(f"{mnt}/cgroup.controllers"):
-                    return p
-    for line in lines:  # legacy v1 only: any hierarchy's file takes the same lock
-        hid, ctrls, path = line.split(":", 2)
-        name = ctrls.split(",")[0].removeprefix("name=")
-        if name:
-            p = f"/sys/fs/cgroup/{name}{path.rstrip('/')}/cgroup.procs"
-            if os.path.exists(p):
-                return p
+    """The cgroup.procs of this process's own cgroup, preferring the cgroup2 hierarchy (any
+    hierarchy's file takes the same lock)."""
+    from lamina.cgroupinfo import host_hierarchies, own_cgroups
+
+    mine = own_cgroups()
+    for h in sorted(host_hierarchies(), key=lambda h: -h.version):
+        if h.key in mine:
+            return f"{h.mountpoint}{mine[h.key].rstrip('/')}/cgroup.procs"
     return None
 
 
@@ -85,26 +73,26 @@ def start() -> Warmup | None:
         return _current
     if os.environ.get("LAMINA_CGROUP_WARMUP") == "0":
         return None
-    target = _own_procs_file()
-    if target is None:
-        return None
     parent = os.getpid()
     try:
         pid = os.fork()
     except OSError:  # a pids limit on lamina's own cgroup, say: a warm-up is never worth failing for
         return None
     if pid == 0:
-        _loop(target, parent)
+        _loop(parent)
     _current = Warmup(pid)
     return _current
 
 
-def _loop(target: str, parent: int) -> None:
-    """In the helper: write until stopped, until lamina is gone (we were re-parented), or
-    LIFETIME has passed."""
+def _loop(parent: int) -> None:
+    """In the helper (finding the file here keeps it off lamina's own path): write until
+    stopped, until lamina is gone (we were re-parented), or LIFETIME has passed."""
     import time
 
     try:
+        target = _own_procs_file()
+        if target is None:
+            os._exit(0)
         fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
         deadline = time.monotonic() + LIFETIME
         while os.getppid() == parent and time.monotonic() < deadline:

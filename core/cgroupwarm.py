@@ -9,9 +9,9 @@ pay that wait on every call, after everything else was ready.
 `start()` forks a small helper that writes "0" (itself) into the `cgroup.procs` of the cgroup it
 is already in, which moves nothing, then again every millisecond: the wait is paid on the other
 CPU while this process loads its plugins and checks the config, and the real moves find the lock
-warm. `stop()` kills it by pid and `reap()` waits for it (it also ends by itself when lamina goes
-away, and after LIFETIME seconds). Where the write is refused (no cgroupfs, a read-only one, no
-permission) the helper just exits. LAMINA_CGROUP_WARMUP=0 turns it off.
+warm. `stop()` kills it by pid and `reap()` waits for it (it is also killed with lamina, by
+PR_SET_PDEATHSIG, and ends by itself after LIFETIME seconds). Where the write is refused (no
+cgroupfs, a read-only one, no permission) the helper just exits. LAMINA_CGROUP_WARMUP=0 turns it off.
 """
 
 from __future__ import annotations
@@ -90,6 +90,13 @@ def _loop(parent: int) -> None:
     import time
 
     try:
+        # dies with lamina, even in the middle of a write that waits for the grace period: a
+        # killed `create` must leave no process of its own behind
+        from lamina import syscalls
+
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL, what="PR_SET_PDEATHSIG")
+        if os.getppid() != parent:  # lamina died before that
+            os._exit(0)
         target = _own_procs_file()
         if target is None:
             os._exit(0)
